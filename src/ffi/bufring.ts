@@ -1,0 +1,81 @@
+// A provided buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks a buffer per RECV
+// completion, so idle connections hold no receive memory. buf_ring_add/advance are done in JS.
+import { liburing } from "./liburing.ts";
+import { NativeRegion, writePtr } from "./memory.ts";
+import { SystemError } from "./errno.ts";
+import type { Ring } from "./ring.ts";
+import type { Pointer } from "bun:ffi";
+
+export class BufferRing {
+  readonly bgid: number;
+  readonly count: number;
+  readonly bufferSize: number;
+  /** The buffers' memory: buffer `bid` is data.u8[bid * bufferSize, (bid + 1) * bufferSize). */
+  readonly data: NativeRegion;
+  readonly #ring: NativeRegion; // struct io_uring_buf[count]; tail overlays bufs[0].resv (offset 14)
+  readonly #u16: Uint16Array;
+  readonly #owner: Ring;
+  #tail = 0;
+  #pendingAdds = 0;
+  /** Buffers currently handed to the application (not yet returned). */
+  out = 0;
+
+  constructor(ring: Ring, bgid: number, count: number, bufferSize: number) {
+    if (count & (count - 1) || count < 1 || count > 32768) throw new RangeError(`buffer count must be a power of two <= 32768, got ${count}`);
+    this.#owner = ring;
+    this.bgid = bgid;
+    this.count = count;
+    this.bufferSize = bufferSize;
+    this.#ring = new NativeRegion(count * 16);
+    this.#u16 = new Uint16Array(this.#ring.buffer);
+    this.data = new NativeRegion(count * bufferSize);
+    const reg = new NativeRegion(40); // struct io_uring_buf_reg
+    writePtr(reg.u32, 0, this.#ring.ptr);
+    reg.u32[2] = count;
+    reg.u8[12] = bgid & 0xff;
+    reg.u8[13] = bgid >> 8;
+    const res = liburing().io_uring_register_buf_ring(ring.ptr as unknown as Pointer, reg.ptr as unknown as Pointer, 0);
+    reg.free();
+    if (res < 0) {
+      this.#ring.free();
+      this.data.free();
+      throw new SystemError(-res, "io_uring_register_buf_ring");
+    }
+    for (let bid = 0; bid < count; bid++) this.#add(bid);
+    this.#publish();
+  }
+
+  #add(bid: number): void {
+    const i = (this.#tail + this.#pendingAdds) & (this.count - 1);
+    const w = i * 4; // 16-byte entry = 4 words
+    writePtr(this.#ring.u32, w, this.data.ptr + bid * this.bufferSize);
+    this.#ring.u32[w + 2] = this.bufferSize;
+    this.#u16[w * 2 + 6] = bid; // bid at byte 12 of the entry
+    this.#pendingAdds++;
+  }
+
+  #publish(): void {
+    this.#tail = (this.#tail + this.#pendingAdds) & 0xffff;
+    this.#pendingAdds = 0;
+    Atomics.store(this.#u16, 7, this.#tail); // io_uring_buf_ring_advance: tail at byte 14
+  }
+
+  /** The bytes of buffer `bid` as a view (valid until the buffer is recycled). */
+  view(bid: number, len: number): Uint8Array {
+    return this.data.u8.subarray(bid * this.bufferSize, bid * this.bufferSize + len);
+  }
+
+  /** A buffer the kernel filled goes back to the ring; published at once. */
+  recycle(bid: number): void {
+    this.#add(bid);
+    this.#publish();
+    this.out--;
+  }
+
+  close(): void {
+    if (this.data.freed) return;
+    if (!this.#owner.closed) liburing().io_uring_unregister_buf_ring(this.#owner.ptr as unknown as Pointer, this.bgid);
+    this.#ring.free();
+    this.data.free();
+  }
+}

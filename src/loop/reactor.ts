@@ -1,0 +1,350 @@
+// The reactor: submits operations, reaps every CQE first, then runs completions from a queue
+// (no recursion, bounded stack; TigerBeetle's io/linux.zig shape). How it shares the thread with
+// Bun's own event loop is driver.ts.
+import { Ring, type RingOptions } from "../ffi/ring.ts";
+import { NativeRegion, writePtr } from "../ffi/memory.ts";
+import * as sqe from "../ffi/sqe.ts";
+import {
+  IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD, IORING_OP_LINK_TIMEOUT,
+  IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_FD_FIXED, IOSQE_IO_LINK,
+  IOSQE_CQE_SKIP_SUCCESS, IOSQE_FIXED_FILE, IORING_OP_CLOSE,
+} from "../ffi/constants.ts";
+import { OpTable, UD_IGNORED, handleOf, slotOf, genOf, type Completer } from "./ops.ts";
+import { Driver } from "./driver.ts";
+
+export interface ReactorOptions extends RingOptions {
+  /** In-flight operations at most (op slots). */
+  maxOps?: number;
+}
+
+/** Native scratch per op slot (timespecs, sockaddrs, open_how, iovecs): owned by the op until its CQE. */
+export const SCRATCH_BYTES = 128;
+
+/** Counters an operator (and the leak tests) read. */
+export interface ReactorStats {
+  opsLive: number;
+  opsCapacity: number;
+  submitted: number;
+  completions: number;
+  staleCompletions: number;
+  cqOverflowFlushes: number;
+  sqFullFlushes: number;
+  ignoredFailures: number;
+  ticks: number;
+  wakes: number;
+}
+
+export class Reactor {
+  readonly ring: Ring;
+  readonly ops: OpTable;
+  readonly scratch: NativeRegion;
+  readonly driver: Driver;
+  readonly stats: ReactorStats;
+  /** Handle of the op most recently prepared (for linking and cancellation). */
+  lastOp = 0;
+  #closed = false;
+
+  // Completions reaped and not yet run; a FIFO drained after every reap.
+  #cqTarget: (Completer | null)[] = [];
+  #cqRes = new Int32Array(1024);
+  #cqFlags = new Uint32Array(1024);
+  #cqTag = new Float64Array(1024);
+  #cqOp = new Float64Array(1024);
+  #cqLen = 0;
+  #running = false;
+  readonly #recordBound: (lo: number, hi: number, res: number, flags: number) => void;
+
+  constructor(options: ReactorOptions = {}) {
+    this.ring = new Ring({ entries: options.entries ?? 2048, cqEntries: options.cqEntries, flags: options.flags });
+    const maxOps = options.maxOps ?? 65536;
+    this.ops = new OpTable(maxOps);
+    this.scratch = new NativeRegion(maxOps * SCRATCH_BYTES);
+    this.stats = {
+      opsLive: 0, opsCapacity: maxOps, submitted: 0, completions: 0, staleCompletions: 0,
+      cqOverflowFlushes: 0, sqFullFlushes: 0, ignoredFailures: 0, ticks: 0, wakes: 0,
+    };
+    this.#recordBound = this.#record.bind(this);
+    this.driver = new Driver(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Byte offset and pointer of an op slot's native scratch. */
+  scratchOffset(handle: number): number {
+    return slotOf(handle) * SCRATCH_BYTES;
+  }
+  scratchPtr(handle: number): number {
+    return this.scratch.ptr + slotOf(handle) * SCRATCH_BYTES;
+  }
+
+  // ---- submission -------------------------------------------------------------------------
+
+  /**
+   * Allocate an op slot and an SQE for it; returns the SQE's word index for an encoder in
+   * ffi/sqe.ts. The op's handle is left in `lastOp`. Throws when every op slot is in flight.
+   */
+  prepare(target: Completer, tag: number, kind: number, refd = true): number {
+    if (this.#closed) throw new Error("reactor is closed");
+    const slot = this.ops.alloc(target, tag, kind, refd);
+    if (slot < 0) {
+      const err = new Error(`all ${this.ops.capacity} op slots are in flight`) as Error & { code: string };
+      err.code = "ERR_OPS_EXHAUSTED";
+      throw err;
+    }
+    const w = this.#getSqe();
+    const gen = this.ops.gen[slot]!;
+    sqe.setUserData(this.ring.sqe, w, slot, gen);
+    this.lastOp = handleOf(slot, gen);
+    this.stats.submitted++;
+    this.driver.wantTick();
+    return w;
+  }
+
+  /** An SQE whose CQE we do not want (CQE_SKIP_SUCCESS) or only count: no op slot. */
+  prepareUntracked(): number {
+    const w = this.#getSqe();
+    sqe.setUserData(this.ring.sqe, w, 0, UD_IGNORED);
+    this.driver.wantTick();
+    return w;
+  }
+
+  #getSqe(): number {
+    let w = this.ring.getSqe();
+    if (w < 0) {
+      // SQ full: submit what is queued, keep the CQEs for the completion queue, go on.
+      this.stats.sqFullFlushes++;
+      this.ring.enter(0, 0);
+      this.#reapRecord();
+      w = this.ring.getSqe();
+      if (w < 0) throw new Error("io_uring SQ stays full after a submit");
+    }
+    return w;
+  }
+
+  /** Mark the op as keeping the process alive or not (Bun's ref/unref). */
+  setOpRef(handle: number, refd: boolean): void {
+    const slot = slotOf(handle);
+    if (!this.ops.isLive(slot, genOf(handle))) return;
+    const was = this.ops.refd[slot] === 1;
+    if (was === refd) return;
+    this.ops.refd[slot] = refd ? 1 : 0;
+    this.ops.liveRefd += refd ? 1 : -1;
+    this.driver.wantTick();
+  }
+
+  isLive(handle: number): boolean {
+    return this.ops.isLive(slotOf(handle), genOf(handle));
+  }
+
+  /** Keep `obj` alive until the op's CQE (memory the kernel reads or writes). */
+  hold(handle: number, obj: unknown): void {
+    this.ops.hold[slotOf(handle)] = obj;
+  }
+
+  // ---- operations not tied to sockets or files -------------------------------------------
+
+  nop(target: Completer, tag = 0): number {
+    sqe.prepNop(this.ring.sqe, this.prepare(target, tag, IORING_OP_NOP));
+    return this.lastOp;
+  }
+
+  /** IORING_OP_TIMEOUT: completes with -ETIME after `ms` (or 0 when cancelled... see cancel). */
+  timeout(ms: number, target: Completer, tag = 0, refd = true): number {
+    const w = this.prepare(target, tag, IORING_OP_TIMEOUT, refd);
+    const ts = this.writeTimespec(this.lastOp, 0, ms);
+    sqe.prepTimeout(this.ring.sqe, w, ts, 0, 0);
+    return this.lastOp;
+  }
+
+  /**
+   * Follow the SQE just prepared with a LINK_TIMEOUT: `ms` from submission, the linked op is cut
+   * with -ECANCELED and the timeout completes with -ETIME; if the op finishes first, the timeout
+   * completes with -ECANCELED. The previous SQE gets IOSQE_IO_LINK here.
+   */
+  linkTimeout(prevW: number, ms: number, target: Completer | null, tag = 0): number {
+    sqe.orSqeFlags(this.ring.sqe, prevW, IOSQE_IO_LINK);
+    if (target === null) {
+      const w = this.prepareUntracked();
+      // Its CQE is wanted by nobody, but its timespec must outlive the prep: use the linked op's scratch.
+      const ts = this.writeTimespec(this.lastOp, 96, ms);
+      sqe.prepLinkTimeout(this.ring.sqe, w, ts, 0);
+      return 0;
+    }
+    const w = this.prepare(target, tag, IORING_OP_LINK_TIMEOUT, false);
+    const ts = this.writeTimespec(this.lastOp, 96, ms);
+    sqe.prepLinkTimeout(this.ring.sqe, w, ts, 0);
+    return this.lastOp;
+  }
+
+  /** Write a struct __kernel_timespec of `ms` into an op's scratch at `offset`; returns its pointer. */
+  writeTimespec(handle: number, offset: number, ms: number): number {
+    const base = this.scratchOffset(handle) + offset;
+    const u32 = this.scratch.u32;
+    const sec = Math.floor(ms / 1000);
+    const nsec = Math.round((ms - sec * 1000) * 1e6);
+    const w = base >>> 2;
+    u32[w] = sec >>> 0;
+    u32[w + 1] = 0;
+    u32[w + 2] = nsec >>> 0;
+    u32[w + 3] = 0;
+    return this.scratch.ptr + base;
+  }
+
+  /**
+   * Cancel an op (IORING_OP_ASYNC_CANCEL). The op still completes exactly once, usually with
+   * -ECANCELED; a cancel that finds nothing (already completing) is not an error.
+   */
+  cancel(handle: number): boolean {
+    const slot = slotOf(handle), gen = genOf(handle);
+    if (!this.ops.isLive(slot, gen)) return false;
+    const w = this.prepareUntracked();
+    sqe.prepCancel64(this.ring.sqe, w, slot, gen, 0);
+    return true;
+  }
+
+  /** Cancel every op on a registered (direct) file slot. */
+  cancelFixedFile(fileIndex: number): void {
+    const w = this.prepareUntracked();
+    sqe.prepCancelFd(this.ring.sqe, w, fileIndex, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+  }
+
+  /** Cancel every op on a plain fd. */
+  cancelFd(fd: number): void {
+    const w = this.prepareUntracked();
+    sqe.prepCancelFd(this.ring.sqe, w, fd, IORING_ASYNC_CANCEL_ALL);
+  }
+
+  /** Close a direct descriptor with nobody waiting for the result (its failure is only counted). */
+  closeDirectDetached(fileIndex: number): void {
+    const w = this.prepareUntracked();
+    sqe.prepCloseDirect(this.ring.sqe, w, fileIndex);
+    sqe.setSqeFlags(this.ring.sqe, w, IOSQE_CQE_SKIP_SUCCESS);
+  }
+
+  /** Close a plain fd with nobody waiting for the result. */
+  closeDetached(fd: number): void {
+    const w = this.prepareUntracked();
+    sqe.prepClose(this.ring.sqe, w, fd);
+    sqe.setSqeFlags(this.ring.sqe, w, IOSQE_CQE_SKIP_SUCCESS);
+  }
+
+  // ---- completion -------------------------------------------------------------------------
+
+  #record(lo: number, hi: number, res: number, flags: number): void {
+    if (hi === UD_IGNORED) {
+      if (res < 0 && lo === 0) this.stats.ignoredFailures++;
+      else if (lo !== 0) this.driver.onInternal(lo, res, flags);
+      return;
+    }
+    const ops = this.ops;
+    if (!ops.isLive(lo, hi)) {
+      this.stats.staleCompletions++;
+      return;
+    }
+    let n = this.#cqLen;
+    if (n === this.#cqRes.length) this.#growQueue();
+    this.#cqTarget[n] = ops.target[lo]!;
+    this.#cqRes[n] = res;
+    this.#cqFlags[n] = flags;
+    this.#cqTag[n] = ops.tag[lo]!;
+    this.#cqOp[n] = handleOf(lo, hi);
+    this.#cqLen = n + 1;
+    // A multishot op stays live until a CQE without F_MORE; everything else ends at its CQE.
+    if (!(flags & IORING_CQE_F_MORE)) ops.release(lo);
+  }
+
+  #growQueue(): void {
+    const cap = this.#cqRes.length * 2;
+    const grow = <T extends Int32Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.#cqRes = grow(this.#cqRes, (n) => new Int32Array(n));
+    this.#cqFlags = grow(this.#cqFlags, (n) => new Uint32Array(n));
+    this.#cqTag = grow(this.#cqTag, (n) => new Float64Array(n));
+    this.#cqOp = grow(this.#cqOp, (n) => new Float64Array(n));
+  }
+
+  #reapRecord(): number {
+    let n = this.ring.reap(this.#recordBound);
+    // IORING_FEAT_NODROP keeps overflowed CQEs in the kernel; entering flushes them back.
+    for (let i = 0; i < 64 && this.ring.needsEnter; i++) {
+      this.stats.cqOverflowFlushes++;
+      this.ring.enter(0, 0);
+      const m = this.ring.reap(this.#recordBound);
+      n += m;
+      if (m === 0) break;
+    }
+    return n;
+  }
+
+  /** Run queued completions in order; callbacks may submit (never reap) more. */
+  #runCompletions(): void {
+    if (this.#running) return;
+    this.#running = true;
+    let error: unknown = undefined;
+    let i = 0;
+    try {
+      for (; i < this.#cqLen; i++) {
+        const t = this.#cqTarget[i]!;
+        this.#cqTarget[i] = null;
+        try {
+          t.complete(this.#cqRes[i]!, this.#cqFlags[i]!, this.#cqTag[i]!, this.#cqOp[i]!);
+        } catch (e) {
+          error ??= e;
+        }
+      }
+    } finally {
+      this.stats.completions += i;
+      this.#cqLen = 0;
+      this.#running = false;
+    }
+    // A throwing callback is a bug in its owner: the batch finishes, then it surfaces like any
+    // uncaught exception in Bun.
+    if (error !== undefined) queueMicrotask(() => { throw error; });
+  }
+
+  /**
+   * One iteration: submit, wait up to `waitNs` for at least one CQE (0: don't wait), reap all,
+   * run completions. Returns the number of CQEs handled.
+   */
+  poll(waitNs: number): number {
+    if (this.#closed) return 0;
+    this.stats.ticks++;
+    if (this.ring.cqReady === 0 || this.ring.sqPending > 0) this.ring.enter(waitNs > 0 ? 1 : 0, waitNs);
+    const n = this.#reapRecord();
+    if (this.#cqLen) this.#runCompletions();
+    this.stats.opsLive = this.ops.live;
+    return n;
+  }
+
+  /** Drive the ring until `done()` or `timeoutMs`: for tests and scripts without Bun's loop. */
+  runUntil(done: () => boolean, timeoutMs = 5000): boolean {
+    const end = performance.now() + timeoutMs;
+    while (!done()) {
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      this.poll(Math.min(left, 50) * 1e6);
+    }
+    return true;
+  }
+
+  /** Cancel everything, wait briefly for the cancellations, release the ring. */
+  close(): void {
+    if (this.#closed) return;
+    if (this.ops.live > 0) {
+      const w = this.prepareUntracked();
+      sqe.prepCancel64(this.ring.sqe, w, 0, 0, 4 /* IORING_ASYNC_CANCEL_ANY */ | IORING_ASYNC_CANCEL_ALL);
+      this.runUntil(() => this.ops.live === 0, 200);
+    }
+    this.#closed = true;
+    this.driver.close();
+    this.ring.close();
+    this.scratch.free();
+  }
+}
+
+void IORING_OP_ASYNC_CANCEL; void IORING_OP_POLL_ADD; void IOSQE_FIXED_FILE; void IORING_OP_CLOSE; void writePtr;
