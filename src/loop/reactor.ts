@@ -2,23 +2,32 @@
 // (no recursion, bounded stack; TigerBeetle's io/linux.zig shape). How it shares the thread with
 // Bun's own event loop is driver.ts.
 import { Ring, type RingOptions } from "../ffi/ring.ts";
-import { NativeRegion, writePtr } from "../ffi/memory.ts";
+import { NativeRegion } from "../ffi/memory.ts";
 import * as sqe from "../ffi/sqe.ts";
 import {
-  IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD, IORING_OP_LINK_TIMEOUT,
-  IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ALL, IORING_ASYNC_CANCEL_FD_FIXED, IOSQE_IO_LINK,
-  IOSQE_CQE_SKIP_SUCCESS, IOSQE_FIXED_FILE, IORING_OP_CLOSE,
+  IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ALL,
+  IORING_ASYNC_CANCEL_FD_FIXED, IOSQE_IO_LINK, IOSQE_CQE_SKIP_SUCCESS,
 } from "../ffi/constants.ts";
 import { OpTable, UD_IGNORED, handleOf, slotOf, genOf, type Completer } from "./ops.ts";
 import { Driver } from "./driver.ts";
+import { ChunkPool } from "./chunks.ts";
+import { BufferRing } from "../ffi/bufring.ts";
 
 export interface ReactorOptions extends RingOptions {
   /** In-flight operations at most (op slots). */
   maxOps?: number;
+  /** Provided receive buffers (group 0): count (power of two) and size. Bound on receive memory. */
+  bufferCount?: number;
+  bufferSize?: number;
+  /** Bound on native memory for queued outgoing bytes. */
+  maxSendBytes?: number;
 }
 
 /** Native scratch per op slot (timespecs, sockaddrs, open_how, iovecs): owned by the op until its CQE. */
-export const SCRATCH_BYTES = 128;
+// Layout a user may rely on: [0, 144) free for the op (msghdr + 5 iovecs, sockaddr, open_how), [144, 160)
+// the timespec of an untracked LINK_TIMEOUT that follows it.
+export const SCRATCH_BYTES = 160;
+export const SCRATCH_LINK_TS = 144;
 
 /** Counters an operator (and the leak tests) read. */
 export interface ReactorStats {
@@ -32,6 +41,8 @@ export interface ReactorStats {
   ignoredFailures: number;
   ticks: number;
   wakes: number;
+  /** Multishot RECVs that found the buffer ring empty (ENOBUFS) and were re-armed. */
+  bufferMisses: number;
 }
 
 export class Reactor {
@@ -52,23 +63,62 @@ export class Reactor {
   #cqOp = new Float64Array(1024);
   #cqLen = 0;
   #running = false;
+  // Objects with bytes to send: flushed once per iteration, just before entering the kernel, so
+  // that everything written during a batch (pipelined responses) leaves in one SEND.
+  #flushers: { flush(): void }[] = [];
+  #flushing = false;
+  #buffers: BufferRing | null = null;
+  #chunks: ChunkPool | null = null;
+  readonly #bufferCount: number;
+  readonly #bufferSize: number;
   readonly #recordBound: (lo: number, hi: number, res: number, flags: number) => void;
 
   constructor(options: ReactorOptions = {}) {
     this.ring = new Ring({ entries: options.entries ?? 2048, cqEntries: options.cqEntries, flags: options.flags });
     const maxOps = options.maxOps ?? 65536;
+    if (options.maxSendBytes) this.#maxSendBytes = options.maxSendBytes;
     this.ops = new OpTable(maxOps);
     this.scratch = new NativeRegion(maxOps * SCRATCH_BYTES);
     this.stats = {
       opsLive: 0, opsCapacity: maxOps, submitted: 0, completions: 0, staleCompletions: 0,
-      cqOverflowFlushes: 0, sqFullFlushes: 0, ignoredFailures: 0, ticks: 0, wakes: 0,
+      cqOverflowFlushes: 0, sqFullFlushes: 0, ignoredFailures: 0, ticks: 0, wakes: 0, bufferMisses: 0,
     };
+    this.#bufferCount = options.bufferCount ?? 1024;
+    this.#bufferSize = options.bufferSize ?? 16384;
     this.#recordBound = this.#record.bind(this);
     this.driver = new Driver(this);
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The shared provided-buffer ring (group 0), registered on first use. */
+  get buffers(): BufferRing {
+    return (this.#buffers ??= new BufferRing(this.ring, 0, this.#bufferCount, this.#bufferSize));
+  }
+
+  get chunks(): ChunkPool {
+    return (this.#chunks ??= new ChunkPool(this.#maxSendBytes));
+  }
+  #maxSendBytes = 256 * 1024 * 1024;
+
+  /** Ask for `f.flush()` before the next submission (once per iteration however often asked). */
+  deferFlush(f: { flush(): void }): void {
+    this.#flushers.push(f);
+    this.driver.wantTick();
+  }
+
+  #runFlushers(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      // Flushers may add flushers (a send completing frees room): the loop sees them too.
+      for (let i = 0; i < this.#flushers.length; i++) this.#flushers[i]!.flush();
+    } finally {
+      this.#flushers.length = 0;
+      this.#flushing = false;
+    }
   }
 
   /** Byte offset and pointer of an op slot's native scratch. */
@@ -168,12 +218,12 @@ export class Reactor {
     if (target === null) {
       const w = this.prepareUntracked();
       // Its CQE is wanted by nobody, but its timespec must outlive the prep: use the linked op's scratch.
-      const ts = this.writeTimespec(this.lastOp, 96, ms);
+      const ts = this.writeTimespec(this.lastOp, SCRATCH_LINK_TS, ms);
       sqe.prepLinkTimeout(this.ring.sqe, w, ts, 0);
       return 0;
     }
     const w = this.prepare(target, tag, IORING_OP_LINK_TIMEOUT, false);
-    const ts = this.writeTimespec(this.lastOp, 96, ms);
+    const ts = this.writeTimespec(this.lastOp, 0, ms);
     sqe.prepLinkTimeout(this.ring.sqe, w, ts, 0);
     return this.lastOp;
   }
@@ -314,6 +364,7 @@ export class Reactor {
   poll(waitNs: number): number {
     if (this.#closed) return 0;
     this.stats.ticks++;
+    if (this.#flushers.length) this.#runFlushers();
     if (this.ring.cqReady === 0 || this.ring.sqPending > 0) this.ring.enter(waitNs > 0 ? 1 : 0, waitNs);
     const n = this.#reapRecord();
     if (this.#cqLen) this.#runCompletions();
@@ -342,9 +393,10 @@ export class Reactor {
     }
     this.#closed = true;
     this.driver.close();
+    this.#buffers?.close();
+    this.#chunks?.close();
     this.ring.close();
     this.scratch.free();
   }
 }
 
-void IORING_OP_ASYNC_CANCEL; void IORING_OP_POLL_ADD; void IOSQE_FIXED_FILE; void IORING_OP_CLOSE; void writePtr;

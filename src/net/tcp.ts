@@ -1,0 +1,685 @@
+// TCP on the reactor: a listener with multishot ACCEPT, connections that receive through
+// multishot RECV from the shared provided-buffer ring and send from native chunks.
+//
+// Bounds: a connection holds no receive memory while idle (buffers are the ring's and go back
+// after each data callback); its queued outgoing bytes are bounded by maxQueuedBytes (copied) and
+// by the reactor's ChunkPool; its ops are at most one RECV, one SEND (+ its LINK_TIMEOUT), one
+// CLOSE/SHUTDOWN in flight.
+import { ptr as ptrOf } from "bun:ffi";
+import type { Reactor } from "../loop/reactor.ts";
+import type { Completer } from "../loop/ops.ts";
+import { Chunk, CHUNK_SIZE } from "../loop/chunks.ts";
+import { libc } from "../ffi/libc.ts";
+import { writePtr } from "../ffi/memory.ts";
+import * as sqe from "../ffi/sqe.ts";
+import {
+  IOSQE_BUFFER_SELECT, IOSQE_IO_HARDLINK, IORING_CQE_F_MORE, IORING_CQE_F_BUFFER, IORING_CQE_BUFFER_SHIFT,
+  MSG_NOSIGNAL, MSG_WAITALL, SHUT_WR, SOCK_CLOEXEC, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ACCEPT,
+  IORING_OP_CLOSE, IORING_OP_SHUTDOWN, IORING_ASYNC_CANCEL_ALL,
+} from "../ffi/constants.ts";
+import {
+  ENOBUFS, ECANCELED, EMFILE, ENFILE, ENOMEM, ETIME, ECONNABORTED, EINTR, EAGAIN, SystemError,
+  errorFromResult,
+} from "../ffi/errno.ts";
+import { createListener, peerAddress, type SocketAddress } from "./sockaddr.ts";
+
+const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4;
+const TAG_ACCEPT = 1, TAG_SWEEP = 2, TAG_ACCEPT_RETRY = 3;
+
+/** Writes larger than this are sent from the caller's memory (held until sent), not copied. */
+const ZERO_COPY_MIN = 65536;
+/** iovecs per SENDMSG: they live in the op's scratch after the msghdr (56 + 5 * 16 <= 144). */
+const MAX_IOV = 5;
+/** After a peer stops reading, a SEND may wait this long before the connection is cut. */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+/** After our side shut down writing, wait this long for the peer's FIN before closing (lingering close). */
+export const LINGER_MS = 2_000;
+/** How often connection deadlines are checked; deadlines fire up to this late. */
+export const SWEEP_MS = 100;
+/** After accept fails with EMFILE/ENFILE, try again this soon even if no connection closes. */
+const ACCEPT_RETRY_MS = 100;
+
+export interface ConnectionHandler {
+  /** Bytes received; `buf` is borrowed: valid only during the call. */
+  onData(c: Connection, buf: Uint8Array, start: number, end: number): void;
+  /** The queue of outgoing bytes emptied after having been over the high-water mark. */
+  onDrain?(c: Connection): void;
+  /** The peer finished sending (FIN). Return true to keep the connection open for writing. */
+  onEnd?(c: Connection): boolean | void;
+  /** The connection's deadline passed; default: close with ETIMEDOUT. */
+  onTimeout?(c: Connection): void;
+  /** Always last, exactly once; `error` is null for an orderly close. */
+  onClose(c: Connection, error: Error | null): void;
+}
+
+// Connection state bits.
+const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
+  FLUSH_QUEUED = 128, PAUSED = 256;
+
+export class Connection implements Completer {
+  readonly fd: number;
+  readonly reactor: Reactor;
+  readonly listener: Listener | null;
+  handler: ConnectionHandler;
+  /** Free for the owner (Bun's socket.data). */
+  data: unknown = undefined;
+  /** ms timestamp (performance.now()) after which onTimeout runs; 0 = none. */
+  deadline = 0;
+  /** Deadline for a SEND that cannot complete (client stopped reading). */
+  sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
+  /** Bound on copied bytes queued for sending; writing past it fails the connection. */
+  maxQueuedBytes = 16 * 1024 * 1024;
+  highWaterMark = 256 * 1024;
+  state = OPEN;
+  #recvOp = 0;
+  #sendOp = 0;
+  #closeOp = 0;
+  #closeError: Error | null = null;
+  // Outgoing segments in order: pointer, length, and what keeps their memory alive (a Chunk the
+  // pool gets back, or the caller's typed array). A small ring that grows when needed.
+  #segPtr = new Float64Array(4);
+  #segLen = new Float64Array(4);
+  #segHold: (Chunk | Uint8Array | null)[] = [null, null, null, null];
+  #segHead = 0;
+  #segCount = 0;
+  #inflight = 0; // bytes in the SEND in flight
+  /** Bytes queued and not yet acknowledged by a SEND completion. */
+  queued = 0;
+  #copied = 0;
+  #peer: SocketAddress | null | undefined = undefined;
+  // Linked-list membership in the listener's set of connections (no Set allocation per connection).
+  next: Connection | null = null;
+  prev: Connection | null = null;
+
+  constructor(reactor: Reactor, fd: number, handler: ConnectionHandler, listener: Listener | null) {
+    this.reactor = reactor;
+    this.fd = fd;
+    this.handler = handler;
+    this.listener = listener;
+  }
+
+  get open(): boolean {
+    return (this.state & (CLOSING | CLOSED)) === 0;
+  }
+  get closed(): boolean {
+    return (this.state & CLOSED) !== 0;
+  }
+  get readEnded(): boolean {
+    return (this.state & READ_EOF) !== 0;
+  }
+
+  /** The peer's address (getpeername, once, on first use). */
+  get remoteAddress(): SocketAddress | null {
+    if (this.#peer === undefined) this.#peer = this.state & CLOSED ? null : peerAddress(this.fd);
+    return this.#peer;
+  }
+
+  /** Start receiving (multishot RECV on buffer group 0). */
+  startReading(): void {
+    if (this.#recvOp || !this.open || this.state & (READ_EOF | PAUSED)) return;
+    const r = this.reactor;
+    r.buffers; // registers the ring on first use
+    const w = r.prepare(this, TAG_RECV, IORING_OP_RECV);
+    sqe.prepRecvMultishot(r.ring.sqe, w, this.fd, 0, 0, 0);
+    sqe.setSqeFlags(r.ring.sqe, w, IOSQE_BUFFER_SELECT);
+    sqe.setBufGroup(r.ring.sqe, w, r.buffers.bgid);
+    this.#recvOp = r.lastOp;
+  }
+
+  /** Stop delivering data (e.g. a request body nobody reads yet); resume() re-arms. */
+  pause(): void {
+    if (this.state & PAUSED) return;
+    this.state |= PAUSED;
+    if (this.#recvOp) this.reactor.cancel(this.#recvOp);
+  }
+  resume(): void {
+    if (!(this.state & PAUSED)) return;
+    this.state &= ~PAUSED;
+    this.startReading();
+  }
+
+  complete(res: number, flags: number, tag: number): void {
+    switch (tag) {
+      case TAG_RECV: this.#onRecv(res, flags); break;
+      case TAG_SEND: this.#onSend(res); break;
+      case TAG_SHUTDOWN: this.#onShutdown(res); break;
+      case TAG_CLOSE: this.#onClosed(res); break;
+    }
+    // After close() the RECV and SEND complete with -ECANCELED; the last one finishes the close.
+    if (this.state & CLOSING) this.#maybeFinish();
+  }
+
+  #onRecv(res: number, flags: number): void {
+    const more = (flags & IORING_CQE_F_MORE) !== 0;
+    if (!more) this.#recvOp = 0;
+    if (res > 0) {
+      const bufs = this.reactor.buffers;
+      const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
+      bufs.out++;
+      try {
+        if (this.open) {
+          if (this.state & SHUT) this.#lingerBytes(res);
+          else this.handler.onData(this, bufs.data.u8, bid * bufs.bufferSize, bid * bufs.bufferSize + res);
+        }
+      } finally {
+        bufs.recycle(bid);
+      }
+      if (!more) this.startReading();
+      return;
+    }
+    if (flags & IORING_CQE_F_BUFFER) this.reactor.buffers.recycle(flags >>> IORING_CQE_BUFFER_SHIFT);
+    if (res === 0) return this.#onEof();
+    if (res === -ENOBUFS) {
+      // The ring ran dry: not a disconnect. Buffers go back as this batch's data callbacks finish.
+      this.reactor.stats.bufferMisses++;
+      if (!more) this.startReading();
+      return;
+    }
+    if (res === -ECANCELED || res === -EINTR || res === -EAGAIN) {
+      if (!more && this.open) this.startReading(); // paused, or a spurious cancel
+      return;
+    }
+    if (this.open) this.#fail(errorFromResult(res, "recv"));
+  }
+
+  #onEof(): void {
+    this.state |= READ_EOF;
+    if (!this.open) return;
+    if (this.state & SHUT) return this.close();
+    const keep = this.handler.onEnd?.(this);
+    if (keep !== true) this.end();
+  }
+
+  #lingerBytes(_n: number): void {
+    // After shutdown(SHUT_WR) we read and drop whatever the peer still sends, until its FIN.
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  #pushSeg(ptr: number, len: number, hold: Chunk | Uint8Array | null): void {
+    if (this.#segCount === this.#segPtr.length) this.#growSegs();
+    const i = (this.#segHead + this.#segCount) & (this.#segPtr.length - 1);
+    this.#segPtr[i] = ptr;
+    this.#segLen[i] = len;
+    this.#segHold[i] = hold;
+    this.#segCount++;
+  }
+
+  #growSegs(): void {
+    const n = this.#segPtr.length, m = n * 2;
+    const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | null)[] = new Array(m).fill(null);
+    for (let k = 0; k < n; k++) {
+      const i = (this.#segHead + k) & (n - 1);
+      p[k] = this.#segPtr[i]!;
+      l[k] = this.#segLen[i]!;
+      h[k] = this.#segHold[i]!;
+    }
+    this.#segPtr = p;
+    this.#segLen = l;
+    this.#segHold = h;
+    this.#segHead = 0;
+  }
+
+  /** The chunk at the queue's end with room, or a fresh one. */
+  #tailChunk(): Chunk | null {
+    if (this.#segCount) {
+      const i = (this.#segHead + this.#segCount - 1) & (this.#segPtr.length - 1);
+      const h = this.#segHold[i];
+      if (h instanceof Chunk && h.w < CHUNK_SIZE && this.#segPtr[i]! + this.#segLen[i]! === h.ptr + h.w) return h;
+    }
+    const c = this.reactor.chunks.take();
+    if (!c) return null;
+    this.#pushSeg(c.ptr, 0, c);
+    return c;
+  }
+
+  /** Grow the last segment by n bytes just written into chunk c. */
+  #commit(c: Chunk, n: number): void {
+    c.w += n;
+    const i = (this.#segHead + this.#segCount - 1) & (this.#segPtr.length - 1);
+    this.#segLen[i]! += n;
+    this.queued += n;
+    this.#copied += n;
+  }
+
+  /**
+   * Queue bytes for sending; they leave with the next flush (once per loop iteration, so writes
+   * made in one batch share a SEND). Returns false when the connection is closed or the queue is
+   * over its bound (the connection is then failed).
+   */
+  write(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
+    let len = end - start;
+    if (len <= 0) return true;
+    if (len >= ZERO_COPY_MIN) {
+      void bytes.buffer; // materialise the storage before taking its address (DESIGN.md: pointer stability)
+      this.#pushSeg(ptrOf(bytes) + start, len, bytes);
+      this.queued += len;
+      this.#scheduleFlush();
+      return true;
+    }
+    if (this.#copied + len > this.maxQueuedBytes) {
+      this.#fail(Object.assign(new Error(`more than ${this.maxQueuedBytes} bytes queued for sending`), { code: "ERR_SOCKET_QUEUE_FULL" }));
+      return false;
+    }
+    while (len > 0) {
+      const c = this.#tailChunk();
+      if (!c) return this.#poolExhausted();
+      const n = Math.min(len, CHUNK_SIZE - c.w);
+      c.u8.set(start === 0 && n === bytes.length ? bytes : bytes.subarray(start, start + n), c.w);
+      this.#commit(c, n);
+      start += n;
+      len -= n;
+    }
+    this.#scheduleFlush();
+    return true;
+  }
+
+  /** Queue a string as Latin-1 bytes (HTTP heads): no intermediate allocation. */
+  writeLatin1(s: string): boolean {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
+    const len = s.length;
+    if (len === 0) return true;
+    let c = this.#tailChunk();
+    if (!c) return this.#poolExhausted();
+    if (CHUNK_SIZE - c.w < len) {
+      if (len > CHUNK_SIZE) return this.write(Buffer.from(s, "latin1"));
+      c = this.#freshChunk();
+      if (!c) return this.#poolExhausted();
+    }
+    const n = c.u8.latin1Write(s, c.w, len);
+    this.#commit(c, n);
+    this.#scheduleFlush();
+    return true;
+  }
+
+  /** Queue a string as UTF-8. */
+  writeUtf8(s: string): boolean {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
+    if (s.length === 0) return true;
+    const c = s.length * 3 <= CHUNK_SIZE ? this.#tailChunk() : null;
+    if (c && CHUNK_SIZE - c.w >= s.length * 3) {
+      const n = c.u8.utf8Write(s, c.w);
+      this.#commit(c, n);
+      this.#scheduleFlush();
+      return true;
+    }
+    return this.write(Buffer.from(s, "utf8"));
+  }
+
+  #freshChunk(): Chunk | null {
+    const c = this.reactor.chunks.take();
+    if (c) this.#pushSeg(c.ptr, 0, c);
+    return c;
+  }
+
+  #poolExhausted(): boolean {
+    this.#fail(Object.assign(new Error("send memory pool exhausted"), { code: "ERR_SEND_POOL_EXHAUSTED" }));
+    return false;
+  }
+
+  #scheduleFlush(): void {
+    if (this.state & FLUSH_QUEUED || this.#sendOp) return;
+    this.state |= FLUSH_QUEUED;
+    this.reactor.deferFlush(this);
+  }
+
+  /** Called by the reactor just before it enters the kernel: one SEND for everything queued. */
+  flush(): void {
+    this.state &= ~FLUSH_QUEUED;
+    if (this.#sendOp || this.state & CLOSED || this.#closeOp) return;
+    if (this.#segCount === 0) return this.#afterFlushed();
+    const r = this.reactor;
+    const mask = this.#segPtr.length - 1;
+    let nseg = Math.min(this.#segCount, MAX_IOV);
+    let total = 0;
+    for (let k = 0; k < nseg; k++) total += this.#segLen[(this.#segHead + k) & mask]!;
+    const w = r.prepare(this, TAG_SEND, IORING_OP_SEND);
+    this.#sendOp = r.lastOp;
+    if (nseg === 1) {
+      sqe.prepSend(r.ring.sqe, w, this.fd, this.#segPtr[this.#segHead]!, total, MSG_NOSIGNAL | MSG_WAITALL);
+    } else {
+      // struct msghdr (56 bytes) then the iovecs, in the op's scratch.
+      const base = r.scratchOffset(this.#sendOp);
+      const u32 = r.scratch.u32;
+      r.scratch.u8.fill(0, base, base + 56);
+      const iovPtr = r.scratch.ptr + base + 56;
+      writePtr(u32, (base + 16) >>> 2, iovPtr);
+      u32[(base + 24) >>> 2] = nseg;
+      for (let k = 0; k < nseg; k++) {
+        const i = (this.#segHead + k) & mask;
+        const iw = (base + 56 + k * 16) >>> 2;
+        writePtr(u32, iw, this.#segPtr[i]!);
+        writePtr(u32, iw + 2, this.#segLen[i]!);
+      }
+      sqe.prepSendmsg(r.ring.sqe, w, this.fd, r.scratch.ptr + base, MSG_NOSIGNAL | MSG_WAITALL);
+    }
+    this.#inflight = total;
+    // A SEND that cannot complete means the peer stopped reading: cut it after sendTimeoutMs.
+    if (this.sendTimeoutMs > 0 && (total > 65536 || this.queued > this.highWaterMark)) {
+      r.linkTimeout(w, this.sendTimeoutMs, null);
+    }
+  }
+
+  #onSend(res: number): void {
+    this.#sendOp = 0;
+    if (res < 0) {
+      if (this.open) this.#fail(errorFromResult(res === -ECANCELED ? -ETIME : res, "send", res === -ECANCELED ? "send deadline passed" : undefined));
+      else this.#maybeFinish();
+      return;
+    }
+    this.#consume(res);
+    if (this.state & CLOSING) return this.#maybeFinish();
+    if (this.#segCount) this.flush();
+    else this.#afterFlushed();
+  }
+
+  /** Drop `n` sent bytes from the front of the queue; chunks go back to the pool. */
+  #consume(n: number): void {
+    const mask = this.#segPtr.length - 1;
+    this.queued -= n;
+    while (n > 0 && this.#segCount) {
+      const i = this.#segHead;
+      const len = this.#segLen[i]!;
+      const hold = this.#segHold[i]!;
+      if (n < len) {
+        this.#segPtr[i]! += n;
+        this.#segLen[i] = len - n;
+        if (hold instanceof Chunk) this.#copied -= n;
+        return;
+      }
+      n -= len;
+      if (hold instanceof Chunk) {
+        this.#copied -= len;
+        // The chunk may still be the tail being written into: only recycle when fully sent.
+        if (this.#segPtr[i]! + len === hold.ptr + hold.w) this.reactor.chunks.give(hold);
+      }
+      this.#segHold[i] = null;
+      this.#segHead = (i + 1) & mask;
+      this.#segCount--;
+    }
+  }
+
+  #afterFlushed(): void {
+    if (this.state & WANT_DRAIN && this.queued <= this.highWaterMark) {
+      this.state &= ~WANT_DRAIN;
+      this.handler.onDrain?.(this);
+    }
+    if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT)) this.#shutdownWrite();
+  }
+
+  /** True when queued bytes are over the high-water mark: wait for onDrain before writing more. */
+  get needsDrain(): boolean {
+    if (this.queued > this.highWaterMark) {
+      this.state |= WANT_DRAIN;
+      return true;
+    }
+    return false;
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  /** Send what is queued, then half-close, then close when the peer finishes (lingering close). */
+  end(): void {
+    if (!this.open || this.state & END_AFTER_FLUSH) return;
+    this.state |= END_AFTER_FLUSH;
+    if (this.#segCount === 0 && !this.#sendOp) this.#shutdownWrite();
+  }
+
+  #shutdownWrite(): void {
+    this.state |= SHUT;
+    if (this.state & READ_EOF) return this.close();
+    const r = this.reactor;
+    const w = r.prepare(this, TAG_SHUTDOWN, IORING_OP_SHUTDOWN);
+    sqe.prepShutdown(r.ring.sqe, w, this.fd, SHUT_WR);
+    this.deadline = performance.now() + LINGER_MS;
+    this.startReading();
+  }
+
+  #onShutdown(res: number): void {
+    if (res < 0 && this.open) this.close();
+  }
+
+  /** Close now: cancel what is in flight, drop what is queued. onClose follows, once. */
+  close(error: Error | null = null): void {
+    if (this.state & (CLOSING | CLOSED)) return;
+    this.state |= CLOSING;
+    this.#closeError = error;
+    const r = this.reactor;
+    // Cancel every op on the fd, then close it; hard-linked so the close runs whatever the cancel found.
+    const cw = r.prepareUntracked();
+    sqe.prepCancelFd(r.ring.sqe, cw, this.fd, IORING_ASYNC_CANCEL_ALL);
+    sqe.setSqeFlags(r.ring.sqe, cw, IOSQE_IO_HARDLINK);
+    const w = r.prepare(this, TAG_CLOSE, IORING_OP_CLOSE);
+    sqe.prepClose(r.ring.sqe, w, this.fd);
+    this.#closeOp = r.lastOp;
+  }
+
+  #fail(error: Error): void {
+    this.close(error);
+  }
+
+  #onClosed(_res: number): void {
+    this.#closeOp = -1;
+    this.#maybeFinish();
+  }
+
+  #maybeFinish(): void {
+    if (this.#closeOp !== -1 || this.#recvOp || this.#sendOp || this.state & CLOSED) return;
+    this.state = (this.state | CLOSED) & ~CLOSING;
+    this.#consume(this.queued);
+    for (let k = 0; k < this.#segHold.length; k++) {
+      const h = this.#segHold[k];
+      if (h instanceof Chunk) this.reactor.chunks.give(h);
+      this.#segHold[k] = null;
+    }
+    this.#segCount = 0;
+    this.queued = this.#copied = 0;
+    this.listener?.remove(this);
+    this.handler.onClose(this, this.#closeError);
+  }
+}
+
+export interface ListenerOptions {
+  hostname?: string;
+  port?: number;
+  reusePort?: boolean;
+  backlog?: number;
+  /** Maximum simultaneous connections; accept pauses at the bound. */
+  maxConnections?: number;
+}
+
+export interface ListenerHandler {
+  /** A new connection: return its handler (and set c.data etc.). */
+  onAccept(c: Connection): ConnectionHandler;
+  onError?(error: Error): void;
+}
+
+/** A listening TCP socket on the reactor, with the set of its connections. */
+export class Listener implements Completer {
+  readonly reactor: Reactor;
+  readonly fd: number;
+  readonly hostname: string;
+  readonly port: number;
+  readonly address: SocketAddress;
+  readonly maxConnections: number;
+  handler: ListenerHandler;
+  connectionCount = 0;
+  #head: Connection | null = null;
+  #acceptOp = 0;
+  #sweepOp = 0;
+  #retryOp = 0;
+  #stopped = false;
+  #closedFd = false;
+  #refd = true;
+  acceptErrors = 0;
+
+  constructor(reactor: Reactor, options: ListenerOptions, handler: ListenerHandler) {
+    this.reactor = reactor;
+    this.handler = handler;
+    const { fd, address } = createListener({
+      hostname: options.hostname ?? "0.0.0.0",
+      port: options.port ?? 0,
+      reusePort: options.reusePort,
+      backlog: options.backlog,
+    });
+    this.fd = fd;
+    this.address = address;
+    this.hostname = options.hostname ?? "0.0.0.0";
+    this.port = address.port;
+    this.maxConnections = options.maxConnections ?? 1_000_000;
+    reactor.driver.ref();
+    this.#armAccept();
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  #armAccept(): void {
+    if (this.#acceptOp || this.#stopped || this.connectionCount >= this.maxConnections) return;
+    const r = this.reactor;
+    const w = r.prepare(this, TAG_ACCEPT, IORING_OP_ACCEPT, this.#refd);
+    sqe.prepMultishotAccept(r.ring.sqe, w, this.fd, 0, 0, SOCK_CLOEXEC);
+    this.#acceptOp = r.lastOp;
+  }
+
+  complete(res: number, flags: number, tag: number): void {
+    if (tag === TAG_SWEEP) return this.#sweep();
+    if (tag === TAG_ACCEPT_RETRY) {
+      this.#retryOp = 0;
+      return this.#armAccept();
+    }
+    if (!(flags & IORING_CQE_F_MORE)) this.#acceptOp = 0;
+    if (res >= 0) {
+      if (this.#stopped) {
+        libc.close(res);
+        return;
+      }
+      this.#onConnection(res);
+    } else if (res === -EMFILE || res === -ENFILE || res === -ENOMEM || res === -ENOBUFS) {
+      // Out of fds: keep serving the connections we have; accept again when one closes or soon.
+      this.acceptErrors++;
+      if (!this.#acceptOp) this.#retryLater();
+      return;
+    } else if (res !== -ECANCELED && res !== -ECONNABORTED && res !== -EINTR && res !== -EAGAIN) {
+      this.acceptErrors++;
+      this.handler.onError?.(errorFromResult(res, "accept"));
+    }
+    if (!this.#acceptOp) {
+      if (res === -ECONNABORTED || res === -EINTR || res === -EAGAIN) this.#armAccept();
+      else if (res !== -ECANCELED) this.#retryLater();
+    }
+  }
+
+  #retryLater(): void {
+    if (this.#retryOp || this.#stopped) return;
+    this.#retryOp = this.reactor.timeout(ACCEPT_RETRY_MS, this, TAG_ACCEPT_RETRY, false);
+  }
+
+  #onConnection(fd: number): void {
+    const c = new Connection(this.reactor, fd, NOOP_HANDLER, this);
+    c.next = this.#head;
+    if (this.#head) this.#head.prev = c;
+    this.#head = c;
+    this.connectionCount++;
+    let handler: ConnectionHandler;
+    try {
+      handler = this.handler.onAccept(c);
+    } catch (e) {
+      c.close(e as Error);
+      return;
+    }
+    c.handler = handler;
+    if (c.open) c.startReading();
+    if (!this.#sweepOp) this.#sweepOp = this.reactor.timeout(SWEEP_MS, this, TAG_SWEEP, false);
+    if (this.connectionCount >= this.maxConnections && this.#acceptOp) {
+      this.reactor.cancel(this.#acceptOp);
+    }
+  }
+
+  remove(c: Connection): void {
+    if (c.prev) c.prev.next = c.next;
+    else if (this.#head === c) this.#head = c.next;
+    if (c.next) c.next.prev = c.prev;
+    c.next = c.prev = null;
+    this.connectionCount--;
+    // A closed fd may be what a failed accept was waiting for.
+    if (!this.#acceptOp && !this.#stopped) this.#armAccept();
+    if (this.#stopped && this.connectionCount === 0) this.#allClosed?.();
+  }
+
+  #allClosed: (() => void) | null = null;
+
+  /** Connections, newest first. */
+  *connections(): IterableIterator<Connection> {
+    for (let c = this.#head; c; ) {
+      const next = c.next;
+      yield c;
+      c = next;
+    }
+  }
+
+  #sweep(): void {
+    this.#sweepOp = 0;
+    const now = performance.now();
+    for (let c = this.#head; c; ) {
+      const next = c.next;
+      if (c.deadline !== 0 && now >= c.deadline && c.open) {
+        c.deadline = 0;
+        if (c.state & SHUT) c.close();
+        else if (c.handler.onTimeout) c.handler.onTimeout(c);
+        else c.close(new SystemError(110, "timeout", "connection deadline passed"));
+      }
+      c = next;
+    }
+    if (this.#head && !this.#closedFd) this.#sweepOp = this.reactor.timeout(SWEEP_MS, this, TAG_SWEEP, false);
+  }
+
+  ref(): void {
+    if (this.#refd || this.#stopped) return;
+    this.#refd = true;
+    this.reactor.driver.ref();
+    if (this.#acceptOp) this.reactor.setOpRef(this.#acceptOp, true);
+  }
+  unref(): void {
+    if (!this.#refd) return;
+    this.#refd = false;
+    this.reactor.driver.unref();
+    if (this.#acceptOp) this.reactor.setOpRef(this.#acceptOp, false);
+  }
+
+  /** Stop accepting and close the listening socket. Existing connections go on (closeAll ends them). */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#refd) {
+      this.#refd = false;
+      this.reactor.driver.unref();
+    }
+    if (this.#acceptOp) this.reactor.cancel(this.#acceptOp);
+    if (this.#retryOp) this.reactor.cancel(this.#retryOp);
+    // The listening fd is closed at once so the port is free when stop() returns (Bun does the same).
+    libc.close(this.fd);
+    this.#closedFd = this.connectionCount === 0;
+  }
+
+  /** Resolves when every connection has closed. */
+  whenClosed(): Promise<void> {
+    if (this.connectionCount === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const prev = this.#allClosed;
+      this.#allClosed = () => {
+        prev?.();
+        if (this.#sweepOp) this.reactor.cancel(this.#sweepOp);
+        resolve();
+      };
+    });
+  }
+
+  closeAll(error: Error | null = null): void {
+    for (const c of this.connections()) c.close(error);
+  }
+}
+
+const NOOP_HANDLER: ConnectionHandler = { onData() {}, onClose() {} };
