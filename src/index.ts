@@ -3,3 +3,4 @@ export { listen, TCPSocket, type TCPListenOptions, type TCPSocketListener, type 
 export { Reactor, type ReactorOptions, type ReactorStats } from "./loop/reactor.ts";
 export { defaultReactor, closeDefaultReactor } from "./loop/default.ts";
 export { IoUringUnavailableError, SystemError } from "./ffi/errno.ts";
+export { serve, Server, type ServeOptions } from "./net/server.ts";

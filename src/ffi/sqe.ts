@@ -28,7 +28,10 @@ function prepRw(s: SqeViews, w: number, op: number, fd: number, addr: number, le
   s.u8[w << 2] = op;
   s.i32[w + 1] = fd;
   s.u32[w + 2] = off >>> 0;
-  s.u32[w + 3] = (off / HI) >>> 0;
+  // floor, not truncation: liburing casts a negative offset (-1 = "at the file position" for
+  // READ/WRITE/SPLICE on pipes and sockets) to __u64, all ones; (off / HI) >>> 0 gave 0 here, so
+  // -1 was encoded as 0x00000000ffffffff, a real offset of 4 GiB (found by test/ffi/sqe.test.ts).
+  s.u32[w + 3] = Math.floor(off / HI) >>> 0;
   s.u32[w + 4] = addr >>> 0;
   s.u32[w + 5] = (addr / HI) >>> 0;
   s.u32[w + 6] = len;
@@ -127,6 +130,7 @@ export function prepOpenat(s: SqeViews, w: number, dfd: number, path: number, fl
   prepRw(s, w, IORING_OP_OPENAT, dfd, path, mode, 0);
   s.u32[w + 7] = flags;
 }
+/** `flags` must not carry O_CLOEXEC: the kernel refuses it for a direct descriptor (-EINVAL). */
 export function prepOpenatDirect(s: SqeViews, w: number, dfd: number, path: number, flags: number, mode: number, fileIndex: number): void {
   prepOpenat(s, w, dfd, path, flags, mode);
   setTargetFixedFile(s, w, fileIndex);

@@ -20,8 +20,8 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import { isMainThread } from "node:worker_threads";
 import { libc } from "../ffi/libc.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, POLLIN } from "../ffi/constants.ts";
-import { prepPollAdd, setUserData } from "../ffi/sqe.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, POLLIN, IOSQE_CQE_SKIP_SUCCESS } from "../ffi/constants.ts";
+import { prepPollAdd, prepCancel64, setUserData, setSqeFlags } from "../ffi/sqe.ts";
 import { UD_IGNORED } from "./ops.ts";
 import type { Reactor } from "./reactor.ts";
 
@@ -29,10 +29,16 @@ import type { Reactor } from "./reactor.ts";
 export const ACTIVE_WAIT_MS = 1;
 /** Idle ticks (each up to ACTIVE_WAIT_MS) before parking on the eventfd. */
 export const PARK_AFTER_IDLE_TICKS = 3;
-/** While unreferenced and parked, nothing may keep the process alive: poll at this period instead. */
+/**
+ * Parked without an eventfd reader, poll the CQ at this period instead: while unreferenced
+ * (nothing may keep the process alive; the timer is unref'd), or while no reader can be made
+ * (EMFILE; the timer is referenced then).
+ */
 export const UNREF_POLL_MS = 10;
 
 const INTERNAL_EPOLL_POLL = 1;
+/** user_data of the cancel that removes the epoll POLL_ADD when parking; its CQE (only on failure) is ignored. */
+const INTERNAL_EPOLL_CANCEL = 2;
 
 /** Bun's main-thread epoll fd: the first anon_inode:[eventpoll] in this process (fd 4 at start-up). */
 function findBunEpollFd(): number {
@@ -58,7 +64,8 @@ export class Driver {
   #idleTicks = 0;
   #epollArmed = false;
   #reader: ReadableStreamDefaultReader<any> | null = null;
-  #unrefTimer: ReturnType<typeof setInterval> | null = null;
+  #pollTimer: ReturnType<typeof setInterval> | null = null;
+  #pollTimerRefd = false;
   /** External references (servers, listeners): Bun's ref()/unref(). */
   refs = 0;
   readonly #tickBound = () => this.#tick();
@@ -149,6 +156,33 @@ export class Driver {
 
   #park(): void {
     const r = this.#r;
+    // While parked Bun sleeps in its own epoll_wait, so the POLL_ADD on Bun's epoll fd must go:
+    // left armed, every wake-up of Bun's loop (its internal timerfds fire some 20 times a second
+    // when idle) became a CQE, an eventfd wake and a few ticks: 4% of a core with an idle
+    // listener, measured by test/loop/driver.test.ts (wanted < 1%). Cancel it and reap the
+    // cancellation before the eventfd is enabled, so removing it wakes nobody. #inTick keeps
+    // prepareUntracked() from scheduling a tick.
+    if (this.#epollArmed) {
+      const before = r.stats.completions;
+      this.#inTick = true;
+      try {
+        const w = r.prepareUntracked();
+        prepCancel64(r.ring.sqe, w, INTERNAL_EPOLL_POLL, UD_IGNORED, 0);
+        setUserData(r.ring.sqe, w, INTERNAL_EPOLL_CANCEL, UD_IGNORED);
+        setSqeFlags(r.ring.sqe, w, IOSQE_CQE_SKIP_SUCCESS);
+        r.poll(0);
+      } finally {
+        this.#inTick = false;
+      }
+      if (r.closed) return;
+      if (r.stats.completions !== before || r.ring.sqPending > 0) {
+        // Real work arrived meanwhile: stay active.
+        this.#idleTicks = 0;
+        this.#scheduled = true;
+        setImmediate(this.#tickBound);
+        return;
+      }
+    }
     this.#parked = true;
     r.ring.eventfdEnabled = true;
     // Completion work queued before the eventfd was enabled would never signal it: collect it now.
@@ -172,39 +206,60 @@ export class Driver {
     }
   }
 
-  /** Parked and referenced: a pending eventfd read keeps Bun alive. Parked and not: a weak poll. */
+  /**
+   * Parked and referenced: a pending eventfd read keeps Bun alive. Parked and not: a weak poll.
+   * Parked, referenced and no reader could be made: a referenced poll that retries the reader.
+   */
   #syncRef(): void {
     const r = this.#r;
     const live = r.ops.live > 0;
     const wantReader = this.#parked && live && this.referenced;
-    const wantWeakPoll = this.#parked && live && !this.referenced;
     if (wantReader && !this.#reader) {
-      this.#reader = Bun.file(this.eventfd).stream().getReader() as ReadableStreamDefaultReader<any>;
+      try {
+        this.#reader = Bun.file(this.eventfd).stream().getReader() as ReadableStreamDefaultReader<any>;
+      } catch {
+        // Bun dups the eventfd for the stream, which fails with EMFILE exactly when a server has
+        // run out of fds (its accepts failing). That threw out of the tick and killed the process
+        // (test/net/tcp.test.ts, EMFILE case); instead we poll below until a reader can be made.
+        this.#reader = null;
+      }
       this.#readEventfd();
     } else if (!wantReader && this.#reader) {
       const reader = this.#reader;
       this.#reader = null;
       reader.cancel().catch(() => {});
     }
-    if (wantWeakPoll && !this.#unrefTimer) {
-      this.#unrefTimer = setInterval(() => {
-        if (this.#parked && this.#r.poll(0) > 0) this.#unpark(false);
+    const wantPoll = this.#parked && live && !this.#reader;
+    const pollRefd = this.referenced;
+    if (this.#pollTimer && (!wantPoll || this.#pollTimerRefd !== pollRefd)) {
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = null;
+    }
+    if (wantPoll && !this.#pollTimer) {
+      this.#pollTimer = setInterval(() => {
+        if (!this.#parked) return;
+        if (this.#r.poll(0) > 0) this.#unpark(false);
+        else if (!this.#reader && this.referenced) this.#syncRef(); // try the reader again
       }, UNREF_POLL_MS);
-      this.#unrefTimer.unref();
-    } else if (!wantWeakPoll && this.#unrefTimer) {
-      clearInterval(this.#unrefTimer);
-      this.#unrefTimer = null;
+      if (!pollRefd) this.#pollTimer.unref();
+      this.#pollTimerRefd = pollRefd;
     }
   }
 
   #readEventfd(): void {
-    this.#reader?.read().then(this.#onEventfd, () => {});
+    const reader = this.#reader;
+    reader?.read().then(this.#onEventfd, () => {
+      // A read that fails (not one cancelled by us) would leave us parked with nothing to wake us.
+      if (this.#reader !== reader) return;
+      this.#reader = null;
+      if (this.#parked) this.#unpark(false);
+    });
   }
 
   close(): void {
     this.#parked = false;
     this.#syncRef();
-    if (this.#unrefTimer) clearInterval(this.#unrefTimer);
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
     libc.close(this.eventfd);
   }
 }

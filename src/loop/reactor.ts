@@ -53,6 +53,8 @@ export class Reactor {
   readonly stats: ReactorStats;
   /** Handle of the op most recently prepared (for linking and cancellation). */
   lastOp = 0;
+  /** Word index of the SQE most recently handed out (tracked or not). */
+  lastSqe = -1;
   #closed = false;
 
   // Completions reaped and not yet run; a FIFO drained after every reap.
@@ -170,7 +172,20 @@ export class Reactor {
       w = this.ring.getSqe();
       if (w < 0) throw new Error("io_uring SQ stays full after a submit");
     }
+    this.lastSqe = w;
     return w;
+  }
+
+  /** Make room for `n` SQEs in a row (a chain must not be split across two submissions). */
+  reserveSqes(n: number): void {
+    // A chain longer than the SQ would be split across two submissions, and the kernel does not
+    // link SQEs of different submissions: its later steps would run unlinked. Refuse it.
+    if (n > this.ring.sqEntries) throw new RangeError(`a chain of ${n} SQEs does not fit an SQ of ${this.ring.sqEntries}`);
+    if (this.ring.sqEntries - this.ring.sqPending < n) {
+      this.stats.sqFullFlushes++;
+      this.ring.enter(0, 0);
+      this.#reapRecord();
+    }
   }
 
   /** Mark the op as keeping the process alive or not (Bun's ref/unref). */

@@ -1,0 +1,154 @@
+// A request body as it arrives: fed by the connection (already de-chunked), read by the handler as
+// a ReadableStream or whole (text/json/bytes/...). Bounded: while nobody reads, at most
+// MAX_UNREAD_BYTES wait here before the connection stops reading (backpressure to the client).
+export const MAX_UNREAD_BYTES = 1024 * 1024;
+
+export interface BodySource {
+  /** Stop receiving (too much unread). */
+  pause(): void;
+  /** Receive again. */
+  resume(): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class RequestBody {
+  readonly #source: BodySource;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** Bytes received so far. */
+  received = 0;
+  #done = false;
+  #error: Error | null = null;
+  #paused = false;
+  #consumer: "none" | "whole" | "stream" = "none";
+  #wholeWaiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #stream: ReadableStream<Uint8Array> | null = null;
+  used = false;
+
+  constructor(source: BodySource) {
+    this.#source = source;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Bytes of the body (copied: the caller's buffer is the kernel's and goes back after this call). */
+  push(buf: Uint8Array, start: number, end: number): void {
+    if (this.#done || this.#error) return;
+    const chunk = buf.slice(start, end);
+    this.received += chunk.length;
+    if (this.#controller) {
+      this.#controller.enqueue(chunk);
+      if ((this.#controller.desiredSize ?? 1) <= 0) this.#pause();
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#consumer === "none" && this.#buffered > MAX_UNREAD_BYTES) this.#pause();
+  }
+
+  end(): void {
+    if (this.#done || this.#error) return;
+    this.#done = true;
+    if (this.#controller) {
+      this.#controller.close();
+      this.#controller = null;
+    }
+    if (this.#wholeWaiters.length) {
+      const all = this.#concat();
+      for (const w of this.#wholeWaiters) w.resolve(all);
+      this.#wholeWaiters.length = 0;
+    }
+  }
+
+  /** The connection ended or the body was malformed before its end. */
+  fail(error: Error): void {
+    if (this.#done || this.#error) return;
+    this.#error = error;
+    if (this.#controller) {
+      try {
+        this.#controller.error(error);
+      } catch {}
+      this.#controller = null;
+    }
+    for (const w of this.#wholeWaiters) w.reject(error);
+    this.#wholeWaiters.length = 0;
+    this.#chunks.length = 0;
+  }
+
+  #pause(): void {
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#source.pause();
+    }
+  }
+  #resume(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source.resume();
+    }
+  }
+
+  #concat(): Uint8Array {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#buffered = 0;
+    if (chunks.length === 0) return EMPTY;
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+
+  #bodyUsedError(): TypeError {
+    return new TypeError("Body already used");
+  }
+
+  /** The whole body, when it has arrived. Settles synchronously-peekable when already complete. */
+  bytes(): Promise<Uint8Array> {
+    if (this.used) return Promise.reject(this.#bodyUsedError());
+    this.used = true;
+    this.#consumer = "whole";
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#done) return Promise.resolve(this.#concat());
+    this.#resume();
+    return new Promise((resolve, reject) => this.#wholeWaiters.push({ resolve, reject }));
+  }
+
+  /** The body as a stream, fed as bytes arrive; reading it is what lets more arrive. */
+  stream(): ReadableStream<Uint8Array> {
+    if (this.#stream) return this.#stream;
+    this.#consumer = "stream";
+    const self = this;
+    this.#stream = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          for (const c of self.#chunks) controller.enqueue(c);
+          self.#chunks = [];
+          self.#buffered = 0;
+          if (self.#error) controller.error(self.#error);
+          else if (self.#done) controller.close();
+          else self.#controller = controller;
+        },
+        pull() {
+          self.used = true;
+          self.#resume();
+        },
+        cancel() {
+          self.#controller = null;
+          self.#chunks = [];
+          self.#resume(); // the rest is read and dropped
+        },
+      },
+      { highWaterMark: 4 },
+    );
+    return this.#stream;
+  }
+}

@@ -1,0 +1,575 @@
+// One HTTP/1.1 connection: bytes in -> parser -> requests (in order) -> handler -> responses
+// (in request order, even when handlers finish out of order) -> one SEND per batch.
+//
+// Bounds per connection: the partial-request buffer is bounded by the parser's maxHeaderBytes
+// (plus what is in flight when reading is paused); at most MAX_PIPELINED requests are in progress
+// before reading pauses; unread body bytes by MAX_UNREAD_BYTES (body.ts); queued response bytes by
+// the TCP layer's maxQueuedBytes and drain.
+import type { Connection, ConnectionHandler } from "../tcp.ts";
+import { RequestHead, parseRequestHead } from "./parser.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { HttpError, httpErrorInfo } from "./errors.ts";
+import { RequestBody } from "./body.ts";
+import { UringRequest, type RequestContext } from "./request.ts";
+import { serializeHead, extractBody, bodyForbidden, pipeStream, BodyKind } from "./response.ts";
+import { isStatic, type StaticRoute } from "./routes.ts";
+import type { ServerCore } from "./core.ts";
+
+/** Requests in progress on one connection before it stops reading (pipelining bound). */
+export const MAX_PIPELINED = 128;
+/** After a response is written while its request body is still arriving, read and drop at most this much. */
+const MAX_DISCARD_BYTES = 1024 * 1024;
+
+const BODY_NONE = 0, BODY_LENGTH = 1, BODY_CHUNKED = 2;
+
+class Slot {
+  req: UringRequest | null = null;
+  res: Response | null = null;
+  staticRoute: StaticRoute | null = null;
+  /** A pre-built error response (parse errors, 413, timeouts): head and body text. */
+  errorStatus = 0;
+  errorText = "";
+  ready = false;
+  /** Settled for good: later settle()/fail() calls are ignored (e.g. a 413 replaced the handler's answer). */
+  final = false;
+  keepAlive = true;
+  versionMinor = 1;
+  isHead = false;
+  expectContinue = false;
+  continueSent = false;
+  body: RequestBody | null = null;
+  ifNoneMatch: string | null = null;
+}
+
+export class HttpConnection implements ConnectionHandler, RequestContext {
+  readonly conn: Connection;
+  readonly core: ServerCore;
+  readonly #head: RequestHead;
+  #pend: Uint8Array | null = null;
+  #pendLen = 0;
+  #queue: Slot[] = [];
+  #stopParsing = false;
+  #writing = false; // a response is being streamed: later ones wait
+  #bodyMode = BODY_NONE;
+  #bodyLeft = 0;
+  #body: RequestBody | null = null;
+  #bodySlot: Slot | null = null;
+  #discarding = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #headStartedAt = 0;
+  #drainWaiters: (() => void)[] = [];
+  readonly #onChunk = (b: Uint8Array, s: number, e: number) => {
+    if (this.#discarding) this.#discarding += e - s;
+    else this.#body?.push(b, s, e);
+  };
+  #paused = false;
+  #pausedByBody = false;
+
+  constructor(conn: Connection, core: ServerCore) {
+    this.conn = conn;
+    this.core = core;
+    this.#head = new RequestHead(core.limits.maxHeaderCount);
+    this.#idle();
+  }
+
+  get remote() {
+    return this.conn.remoteAddress;
+  }
+
+  /** Number of requests received and not yet answered. */
+  get inProgress(): number {
+    return this.#queue.length;
+  }
+  get idle(): boolean {
+    return this.#queue.length === 0 && this.#pendLen === 0 && this.#bodyMode === BODY_NONE;
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
+  onData(_c: Connection, buf: Uint8Array, start: number, end: number): void {
+    if (this.#stopParsing && this.#bodyMode === BODY_NONE) return; // nothing after a final request is processed
+    if (this.#pendLen > 0 || this.#blocked()) {
+      this.#append(buf, start, end);
+      this.#processPending();
+      return;
+    }
+    const p = this.#process(buf, start, end);
+    if (p < end) this.#append(buf, p, end);
+  }
+
+  #blocked(): boolean {
+    return this.#queue.length >= MAX_PIPELINED;
+  }
+
+  #append(buf: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    let pend = this.#pend;
+    if (!pend || pend.length - this.#pendLen < n) {
+      const grown = new Uint8Array(Math.max(4096, (this.#pendLen + n) * 2));
+      if (pend) grown.set(pend.subarray(0, this.#pendLen));
+      this.#head.reset(); // the parser's resume point named the old buffer
+      pend = this.#pend = grown;
+    }
+    pend.set(buf.subarray(start, end), this.#pendLen);
+    this.#pendLen += n;
+  }
+
+  #processPending(): void {
+    const pend = this.#pend;
+    if (!pend || this.#pendLen === 0) return;
+    const p = this.#process(pend, 0, this.#pendLen);
+    if (p === 0) return;
+    if (p >= this.#pendLen) {
+      this.#pendLen = 0;
+      this.#pend = null; // idle connections keep no buffer
+      this.#head.reset();
+    } else {
+      pend.copyWithin(0, p, this.#pendLen);
+      this.#pendLen -= p;
+      this.#head.reset();
+    }
+  }
+
+  /** Parse and dispatch what buf[p, end) holds; returns how far it got. */
+  #process(buf: Uint8Array, p: number, end: number): number {
+    const core = this.core;
+    while (p < end) {
+      if (this.#bodyMode !== BODY_NONE) {
+        p = this.#feedBody(buf, p, end);
+        if (this.#bodyMode !== BODY_NONE) return p;
+        continue;
+      }
+      if (this.#stopParsing) return end; // bytes after a final request are dropped
+      if (this.#blocked()) {
+        this.#pause();
+        return p;
+      }
+      if (this.#headStartedAt === 0) this.#startHead();
+      const head = this.#head;
+      const n = parseRequestHead(buf, p, end, head, core.limits);
+      if (n === 0) return p;
+      if (n < 0) {
+        this.#parseError(-n);
+        return end;
+      }
+      this.#headStartedAt = 0;
+      this.#dispatch(buf, p, n);
+      head.reset();
+      p += n;
+    }
+    return p;
+  }
+
+  #startHead(): void {
+    this.#headStartedAt = performance.now();
+    // A client dribbling its head is cut at the header deadline, however slowly bytes keep coming.
+    if (this.#queue.length === 0 && this.core.headerTimeoutMs > 0) this.conn.deadline = this.#headStartedAt + this.core.headerTimeoutMs;
+  }
+
+  #feedBody(buf: Uint8Array, p: number, end: number): number {
+    if (this.#bodyMode === BODY_LENGTH) {
+      const n = Math.min(end - p, this.#bodyLeft);
+      if (this.#discarding) this.#discarding += n;
+      else this.#body!.push(buf, p, p + n);
+      this.#bodyLeft -= n;
+      p += n;
+      if (this.#bodyLeft === 0) this.#endBody();
+    } else {
+      const r = this.#decoder!.decode(buf, p, end, this.#onChunk);
+      if (r < 0) {
+        this.#bodyError(-r);
+        return end;
+      }
+      p += r;
+      if (this.#decoder!.done) this.#endBody();
+    }
+    if (this.#bodyMode !== BODY_NONE) {
+      if (this.#discarding > MAX_DISCARD_BYTES) {
+        // Not worth reading: the response is out; close after it (RFC 9112 §9.6 lets us).
+        this.#stopParsing = true;
+        this.#bodyMode = BODY_NONE;
+        this.conn.end();
+        return end;
+      }
+      if (this.core.idleTimeoutMs > 0) this.conn.deadline = performance.now() + this.core.idleTimeoutMs; // body-read deadline, per chunk
+    }
+    return p;
+  }
+
+  #endBody(): void {
+    this.#bodyMode = BODY_NONE;
+    this.#discarding = 0;
+    this.#body?.end();
+    this.#body = null;
+    this.#bodySlot = null;
+  }
+
+  #bodyError(code: number): void {
+    const info = httpErrorInfo(code);
+    const err = Object.assign(new Error(info.message), { code: `ERR_HTTP_${info.name}`, status: info.status });
+    this.#body?.fail(err);
+    const slot = this.#bodySlot;
+    this.#bodyMode = BODY_NONE;
+    this.#body = null;
+    this.#bodySlot = null;
+    this.#stopParsing = true;
+    if (slot && !slot.final && this.#queue.includes(slot)) {
+      this.#replaceWithError(slot, info.status, info.message);
+    } else {
+      this.#queueError(info.status, info.message);
+    }
+  }
+
+  #parseError(code: number): void {
+    const info = httpErrorInfo(code);
+    this.core.stats.parseErrors++;
+    this.#stopParsing = true;
+    this.#queueError(info.status, info.message);
+  }
+
+  #queueError(status: number, text: string): void {
+    const s = new Slot();
+    s.errorStatus = status;
+    s.errorText = text;
+    s.ready = s.final = true;
+    s.keepAlive = false;
+    this.#queue.push(s);
+    this.#pump();
+  }
+
+  #replaceWithError(slot: Slot, status: number, text: string): void {
+    slot.res = null;
+    slot.staticRoute = null;
+    slot.errorStatus = status;
+    slot.errorText = text;
+    slot.ready = slot.final = true;
+    slot.keepAlive = false;
+    this.#pump();
+  }
+
+  #dispatch(buf: Uint8Array, start: number, n: number): void {
+    const head = this.#head;
+    const core = this.core;
+    const slot = new Slot();
+    slot.versionMinor = head.versionMinor;
+    slot.isHead = head.method === "HEAD";
+    slot.keepAlive = head.keepAlive && !core.stopping;
+    if (!slot.keepAlive) this.#stopParsing = true; // Connection: close — nothing after it is processed
+    let body: RequestBody | null = null;
+    if (head.chunked || head.contentLength > 0) {
+      if (head.contentLength > core.maxRequestBodySize) {
+        // Decided from the head alone, before any of the body is read.
+        this.#stopParsing = true;
+        const info = httpErrorInfo(HttpError.BODY_TOO_LARGE);
+        return this.#queueError(info.status, `Request body of ${head.contentLength} bytes is over the limit of ${core.maxRequestBodySize}`);
+      }
+      body = new RequestBody(this);
+      this.#body = body;
+      this.#bodySlot = slot;
+      if (head.chunked) {
+        this.#bodyMode = BODY_CHUNKED;
+        (this.#decoder ??= new ChunkedDecoder()).reset(core.maxRequestBodySize, core.limits.maxHeaderBytes);
+      } else {
+        this.#bodyMode = BODY_LENGTH;
+        this.#bodyLeft = head.contentLength;
+      }
+      slot.expectContinue = head.expectContinue;
+    }
+    slot.body = body;
+    const req = new UringRequest(
+      buf.slice(start, start + n),
+      head.method,
+      head.target,
+      head.targetForm === "absolute",
+      core.defaultHost,
+      this,
+      body,
+    );
+    slot.req = req;
+    this.#queue.push(slot);
+    core.pendingRequests++;
+    core.stats.requests++;
+    if (core.idleTimeoutMs > 0) this.conn.deadline = performance.now() + core.idleTimeoutMs;
+    else this.conn.deadline = 0;
+    if (slot.expectContinue && this.#queue.length === 1) this.#sendContinue(slot);
+    core.handle(req, slot, this);
+  }
+
+  #sendContinue(slot: Slot): void {
+    if (slot.continueSent || slot.ready || !slot.body || slot.body.done) return;
+    slot.continueSent = true;
+    this.conn.writeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+
+  // BodySource: a request body nobody reads stops the connection's reading.
+  pause(): void {
+    this.#pausedByBody = true;
+    this.#pause();
+  }
+  resume(): void {
+    this.#pausedByBody = false;
+    if (!this.#blocked()) this.#resume();
+  }
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.conn.pause();
+  }
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.conn.resume();
+    this.#processPending();
+  }
+
+  // ---- answering ----------------------------------------------------------------------------
+
+  /** The handler's answer for `slot` (called by ServerCore). */
+  settle(slot: Slot, res: Response | null, staticRoute: StaticRoute | null = null): void {
+    if (slot.final) return;
+    slot.res = res;
+    slot.staticRoute = staticRoute;
+    slot.ready = slot.final = true;
+    if (this.#queue[0] === slot) this.#pump();
+  }
+
+  settleError(slot: Slot, status: number, text: string): void {
+    if (slot.final) return;
+    this.#replaceWithError(slot, status, text);
+  }
+
+  /** Write every ready response at the head of the queue, in order. */
+  #pump(): void {
+    const q = this.#queue;
+    while (q.length && q[0]!.ready && !this.#writing) {
+      const slot = q[0]!;
+      if (!this.conn.open) return;
+      if (slot.body && !slot.body.done && this.#bodySlot === slot) {
+        // Answered before its body arrived: read and drop the rest, or close if it is large.
+        if (slot.expectContinue && !slot.continueSent) {
+          slot.keepAlive = false; // the client may or may not send it now: don't guess, close after
+          this.#stopParsing = true;
+        }
+        this.#discarding = 1;
+        this.#body?.fail(Object.assign(new Error("response sent before the request body was read"), { code: "ERR_BODY_DISCARDED" }));
+      }
+      const done = this.#write(slot);
+      if (!done) return; // streaming; #finishStreamed continues
+      this.#finish(slot);
+      if (!slot.keepAlive) return;
+    }
+    const next = q[0];
+    if (next && next.expectContinue) this.#sendContinue(next);
+    if (q.length === 0) {
+      this.#idle();
+      if (this.#paused && !this.#pausedByBody) this.#resume();
+      else if (this.#pendLen) this.#processPending();
+    }
+  }
+
+  #finish(slot: Slot): void {
+    const q = this.#queue;
+    if (q[0] === slot) q.shift();
+    if (slot.req) this.core.pendingRequests--;
+    if (!slot.keepAlive) {
+      this.#stopParsing = true;
+      for (const s of q) if (s.req) this.core.pendingRequests--;
+      q.length = 0;
+      this.conn.end();
+    }
+  }
+
+  #idle(): void {
+    if (this.#queue.length || this.#bodyMode !== BODY_NONE) return;
+    if (this.core.stopping) {
+      this.conn.end();
+      return;
+    }
+    this.conn.deadline = this.core.idleTimeoutMs > 0 ? performance.now() + this.core.idleTimeoutMs : 0;
+  }
+
+  /** Write `slot`'s response; false when it continues asynchronously (streamed or pending body). */
+  #write(slot: Slot): boolean {
+    const conn = this.conn;
+    const core = this.core;
+    if (slot.errorStatus) {
+      const body = slot.errorText + "\n";
+      conn.writeLatin1(serializeHead({
+        status: slot.errorStatus, statusText: "", headers: null, defaultType: "text/plain;charset=utf-8",
+        length: Buffer.byteLength(body), keepAlive: false, versionMinor: slot.versionMinor,
+      }));
+      if (!slot.isHead) conn.writeUtf8(body);
+      return true;
+    }
+    if (slot.staticRoute) return this.#writeStatic(slot, slot.staticRoute);
+    const res = slot.res!;
+    const status = res.status;
+    const forbidden = bodyForbidden(status);
+    const e = extractBody(res);
+    const keepAlive = slot.keepAlive;
+    const minor = slot.versionMinor;
+    if (forbidden || e.kind === BodyKind.None) {
+      if (e.kind === BodyKind.Stream) e.pending!.catch(() => {});
+      conn.writeLatin1(serializeHead({
+        status, statusText: res.statusText, headers: res.headers, defaultType: "",
+        length: forbidden ? -2 : 0, keepAlive, versionMinor: minor,
+      }));
+      return true;
+    }
+    if (e.kind === BodyKind.Bytes && e.bytes) {
+      const bytes = e.bytes;
+      conn.writeLatin1(serializeHead({
+        status, statusText: res.statusText, headers: res.headers, defaultType: e.type,
+        length: bytes.length, keepAlive, versionMinor: minor,
+      }));
+      if (!slot.isHead) conn.write(bytes);
+      return true;
+    }
+    // Asynchronous bodies: a file, a stream, or in-memory bytes not yet settled.
+    this.#writing = true;
+    const headers = res.headers, statusText = res.statusText;
+    let work: Promise<boolean>;
+    if (e.kind === BodyKind.File) {
+      const file = e.blob!;
+      const type = e.type;
+      work = core.sendFile(this, file, slot.req, { status, statusText, headers, type, keepAlive, versionMinor: minor, isHead: slot.isHead });
+    } else {
+      const type = e.type;
+      work = e.pending!.then((bytes) => {
+        if (!conn.open) return false;
+        conn.writeLatin1(serializeHead({
+          status, statusText, headers, defaultType: type, length: bytes.length, keepAlive, versionMinor: minor,
+        }));
+        if (!slot.isHead) conn.write(bytes);
+        return true;
+      });
+    }
+    work.then(
+      (ok) => this.#finishStreamed(slot, ok),
+      (err) => {
+        core.reportError(err);
+        this.#finishStreamed(slot, false);
+      },
+    );
+    return false;
+  }
+
+  #writeStatic(slot: Slot, r: StaticRoute): boolean {
+    const conn = this.conn;
+    if (r.blob) {
+      this.#writing = true;
+      this.core
+        .sendFile(this, r.blob, slot.req, {
+          status: r.status, statusText: r.statusText, headers: r.headers, type: r.type,
+          keepAlive: slot.keepAlive, versionMinor: slot.versionMinor, isHead: slot.isHead,
+        })
+        .then((ok) => this.#finishStreamed(slot, ok), (err) => {
+          this.core.reportError(err);
+          this.#finishStreamed(slot, false);
+        });
+      return false;
+    }
+    const inm = slot.req?._ifNoneMatch() ?? null;
+    const notModified = r.etag !== "" && inm !== null && etagMatches(inm, r.etag);
+    const status = notModified ? 304 : r.status;
+    const forbidden = bodyForbidden(status);
+    const headers = r.headers;
+    let head = serializeHead({
+      status, statusText: notModified ? "" : r.statusText, headers, defaultType: r.type,
+      length: forbidden ? -2 : r.body ? r.body.length : 0, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+    });
+    if (r.etag) head = head.slice(0, -2) + `ETag: ${r.etag}\r\n\r\n`;
+    conn.writeLatin1(head);
+    if (!forbidden && !slot.isHead && r.body) conn.write(r.body);
+    return true;
+  }
+
+  #finishStreamed(slot: Slot, ok: boolean): void {
+    this.#writing = false;
+    if (!ok) {
+      slot.keepAlive = false;
+      if (this.conn.open) this.conn.close(); // a body cut short can't be framed: the client must see the end
+    }
+    this.#finish(slot);
+    this.#pump();
+  }
+
+  /** Resolves when queued bytes are back under the high-water mark (streaming backpressure). */
+  waitDrain = (): Promise<void> => {
+    if (!this.conn.open) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  };
+
+  onDrain(): void {
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  onTimeout(): void {
+    if (this.#queue.length === 0 && (this.#pendLen > 0 || this.#headStartedAt > 0) && this.conn.open) {
+      // Part of a head and no more: 408 (RFC 9110 §15.5.9), then close.
+      this.#stopParsing = true;
+      this.#queueError(408, "Request headers were not received in time");
+      this.core.stats.timeouts++;
+      return;
+    }
+    this.core.stats.timeouts++;
+    this.conn.close(Object.assign(new Error("connection timed out"), { code: "ETIMEDOUT" }));
+  }
+
+  onEnd(): boolean {
+    // The client finished sending: answer what it asked, then close.
+    this.#stopParsing = true;
+    if (this.#bodyMode !== BODY_NONE) {
+      this.#body?.fail(Object.assign(new Error("client closed before the body ended"), { code: "ECONNRESET" }));
+      this.#bodyMode = BODY_NONE;
+    }
+    for (const s of this.#queue) s.keepAlive = false;
+    if (this.#queue.length === 0) return false;
+    return true;
+  }
+
+  onClose(_c: Connection, _err: Error | null): void {
+    const reset = Object.assign(new Error("client disconnected"), { code: "ECONNRESET" });
+    this.#body?.fail(reset);
+    for (const s of this.#queue) {
+      if (s.req) {
+        this.core.pendingRequests--;
+        s.req._aborted = true;
+        s.req._abort?.abort(reset);
+        s.body?.fail(reset);
+      }
+    }
+    this.#queue.length = 0;
+    this.#pend = null;
+    this.#pendLen = 0;
+    this.onDrain();
+    this.core.connectionClosed(this);
+  }
+
+  /** server.timeout(req, seconds) for the request in progress. */
+  setRequestTimeout(ms: number): void {
+    this.conn.deadline = ms > 0 ? performance.now() + ms : 0;
+  }
+
+  /** Graceful stop: idle connections close now, busy ones after their current responses. */
+  stopGracefully(): void {
+    this.#stopParsing = true;
+    for (const s of this.#queue) s.keepAlive = false;
+    if (this.idle) this.conn.end();
+  }
+}
+
+/** If-None-Match against one strong ETag (RFC 9110 §13.1.2: weak comparison). */
+export function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === "*") return true;
+  const bare = etag.startsWith("W/") ? etag.slice(2) : etag;
+  for (const part of header.split(",")) {
+    const t = part.trim();
+    if ((t.startsWith("W/") ? t.slice(2) : t) === bare) return true;
+  }
+  return false;
+}
+
+export type { Slot };

@@ -1,0 +1,203 @@
+// A lazy Web Request. A native `new Request(url, { method, headers })` costs 1.5-1.9 us here, most
+// of a request's budget; this class answers url, method and headers from the parsed head and builds
+// a native Request only when a rare member is read (DESIGN.md). Its prototype chain reaches
+// Request.prototype, so `req instanceof Request` holds; every member is overridden because
+// Request's own getters throw on a foreign receiver.
+import { RequestHead, parseRequestHead } from "./parser.ts";
+import type { RequestBody } from "./body.ts";
+
+const scratchHead = new RequestHead(256);
+
+/** What the server knows about the request's connection (requestIP, disconnect signal). */
+export interface RequestContext {
+  readonly remote: { address: string; family: string; port: number } | null;
+}
+
+const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
+
+export class UringRequest {
+  /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
+  _head: Uint8Array;
+  /** @internal */ _ctx: RequestContext;
+  /** @internal */ _body: RequestBody | null;
+  /** @internal */ _abort: AbortController | null = null;
+  /** @internal */ _timeoutMs = -1;
+  /** @internal Set once the client is gone before the response finished. */
+  _aborted = false;
+  readonly #method: string;
+  readonly #target: string;
+  readonly #absolute: boolean;
+  readonly #defaultHost: string;
+  #url: string | null = null;
+  #headers: Headers | null = null;
+  #native: Request | null = null;
+  params: Record<string, string> = EMPTY_PARAMS;
+
+  constructor(head: Uint8Array, method: string, target: string, absolute: boolean, defaultHost: string, ctx: RequestContext, body: RequestBody | null) {
+    this._head = head;
+    this.#method = method;
+    this.#target = target;
+    this.#absolute = absolute;
+    this.#defaultHost = defaultHost;
+    this._ctx = ctx;
+    this._body = body;
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  /** The target as sent (path and query for origin-form). */
+  get _target(): string {
+    return this.#target;
+  }
+
+  get url(): string {
+    if (this.#url !== null) return this.#url;
+    if (this.#absolute) return (this.#url = this.#target);
+    const h = this.#parseHead();
+    const host = h.hostStart >= 0 ? h.host(this._head) : this.#defaultHost;
+    const path = this.#target === "*" ? "/*" : this.#target;
+    return (this.#url = `http://${host}${path}`);
+  }
+
+  #parseHead(): RequestHead {
+    scratchHead.reset();
+    parseRequestHead(this._head, 0, this._head.length, scratchHead);
+    return scratchHead;
+  }
+
+  get headers(): Headers {
+    if (this.#headers) return this.#headers;
+    const h = this.#parseHead();
+    const buf = this._head;
+    const headers = new Headers();
+    for (let i = 0; i < h.headerCount; i++) headers.append(h.headerName(buf, i), h.headerValue(buf, i));
+    return (this.#headers = headers);
+  }
+
+  /** @internal The If-None-Match header, for pre-encoded static routes (no Headers built). */
+  _ifNoneMatch(): string | null {
+    if (this.#headers) return this.#headers.get("if-none-match");
+    const h = this.#parseHead();
+    const i = h.indexOf(this._head, "if-none-match");
+    return i < 0 ? null : h.headerValue(this._head, i);
+  }
+
+  /** @internal Path of the target (no query), for routing. */
+  get _path(): string {
+    let t = this.#target;
+    if (this.#absolute) {
+      const slash = t.indexOf("/", t.indexOf("//") + 2);
+      t = slash < 0 ? "/" : t.slice(slash);
+    }
+    const q = t.indexOf("?");
+    return q < 0 ? t : t.slice(0, q);
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#native) return this.#native.body;
+    return this._body ? this._body.stream() : null;
+  }
+
+  get bodyUsed(): boolean {
+    if (this.#native) return this.#native.bodyUsed;
+    return this._body ? this._body.used : false;
+  }
+
+  get signal(): AbortSignal {
+    if (!this._abort) {
+      this._abort = new AbortController();
+      if (this._aborted) this._abort.abort();
+    }
+    return this._abort.signal;
+  }
+
+  /** Bun's req.cookies (a CookieMap of the Cookie header). */
+  get cookies(): unknown {
+    const CookieMap = (Bun as unknown as { CookieMap?: new (init: string) => unknown }).CookieMap;
+    return CookieMap ? new CookieMap(this.headers.get("cookie") ?? "") : undefined;
+  }
+
+  #bytes(): Promise<Uint8Array> {
+    if (this.#native) return this.#native.bytes();
+    if (!this._body) return Promise.resolve(new Uint8Array(0));
+    return this._body.bytes();
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.#bytes();
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#bytes().then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer)));
+  }
+  text(): Promise<string> {
+    return this.#bytes().then((b) => new TextDecoder().decode(b));
+  }
+  json(): Promise<any> {
+    return this.text().then(JSON.parse);
+  }
+  blob(): Promise<Blob> {
+    return this.#bytes().then((b) => new Blob([b as Uint8Array<ArrayBuffer>], { type: this.headers.get("content-type") ?? "" }));
+  }
+  formData(): Promise<FormData> {
+    return this.#bytes().then((b) =>
+      new Response(b as Uint8Array<ArrayBuffer>, { headers: { "content-type": this.headers.get("content-type") ?? "" } }).formData() as Promise<FormData>,
+    );
+  }
+
+  /** A native Request with the same url, method, headers, body and signal. */
+  #toNative(): Request {
+    if (this.#native) return this.#native;
+    const init: RequestInit & { duplex?: string } = { method: this.#method, headers: this.headers, signal: this.signal };
+    if (this._body && this.#method !== "GET" && this.#method !== "HEAD") {
+      init.body = this._body.stream();
+      init.duplex = "half";
+    }
+    this.#native = new Request(this.url, init as RequestInit) as unknown as Request;
+    return this.#native;
+  }
+
+  clone(): Request {
+    return this.#toNative().clone() as unknown as Request;
+  }
+  get cache(): string {
+    return this.#toNative().cache;
+  }
+  get credentials(): string {
+    return this.#toNative().credentials;
+  }
+  get destination(): string {
+    return this.#toNative().destination;
+  }
+  get integrity(): string {
+    return this.#toNative().integrity;
+  }
+  get keepalive(): boolean {
+    return this.#toNative().keepalive;
+  }
+  get mode(): string {
+    return this.#toNative().mode;
+  }
+  get redirect(): string {
+    return this.#toNative().redirect;
+  }
+  get referrer(): string {
+    return this.#toNative().referrer;
+  }
+  get referrerPolicy(): string {
+    return this.#toNative().referrerPolicy;
+  }
+  get [Symbol.toStringTag](): string {
+    return "Request";
+  }
+  /** True once a native Request was built (tests assert laziness with it). */
+  get _materialized(): boolean {
+    return this.#native !== null || this.#headers !== null;
+  }
+  get _nativeBuilt(): boolean {
+    return this.#native !== null;
+  }
+}
+
+Object.setPrototypeOf(UringRequest.prototype, Request.prototype);

@@ -1,0 +1,147 @@
+// Turning a Web Response into bytes on a connection: the head (status line, headers, Date,
+// framing) and the body, from known bytes in one go or streamed with backpressure.
+import type { Connection } from "../tcp.ts";
+import { statusReason } from "./errors.ts";
+import { httpDate } from "./date.ts";
+
+/** Headers the server owns: framing and connection management (RFC 9112 §6, §9.6). */
+const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection"]);
+
+/** Status codes that never carry a body (RFC 9110 §6.4.1, §15.4.5). */
+export function bodyForbidden(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+export interface HeadOptions {
+  status: number;
+  statusText: string;
+  headers: Headers | null;
+  /** Content-Type to add when the response has none ("" for none). */
+  defaultType: string;
+  /** Body length; -1 for chunked; -2 for no body framing at all (1xx, 204, 304). */
+  length: number;
+  keepAlive: boolean;
+  versionMinor: number;
+}
+
+/** The response head as a Latin-1 string (header values are ByteStrings). */
+export function serializeHead(o: HeadOptions): string {
+  let head = `HTTP/1.1 ${o.status} ${o.statusText || statusReason(o.status)}\r\n`;
+  let hasType = false, hasDate = false;
+  const h = o.headers;
+  if (h !== null && (h as unknown as { count: number }).count !== 0) {
+    const all = (h as unknown as { toJSON(): Record<string, string | string[]> }).toJSON();
+    for (const name in all) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const v = all[name]!;
+      if (typeof v === "string") head += `${name}: ${v}\r\n`;
+      else for (const one of v) head += `${name}: ${one}\r\n`; // set-cookie: one line each (RFC 6265 §3)
+      if (name === "content-type") hasType = true;
+      else if (name === "date") hasDate = true;
+    }
+  }
+  if (!hasType && o.defaultType !== "" && o.length !== -2) head += `content-type: ${o.defaultType}\r\n`;
+  if (!hasDate) head += `Date: ${httpDate()}\r\n`;
+  if (!o.keepAlive) head += "Connection: close\r\n";
+  else if (o.versionMinor === 0) head += "Connection: keep-alive\r\n";
+  if (o.length >= 0) head += `Content-Length: ${o.length}\r\n`;
+  else if (o.length === -1) head += "Transfer-Encoding: chunked\r\n";
+  return head + "\r\n";
+}
+
+/** What a Response's body turned out to be, found without reading a stream. */
+export const enum BodyKind {
+  None = 0,
+  Bytes = 1,
+  File = 2,
+  Stream = 3,
+}
+
+export interface ExtractedBody {
+  kind: BodyKind;
+  bytes: Uint8Array | null;
+  /** For File: the Blob (a BunFile) to stream; for Stream: the stream. */
+  blob: Blob | null;
+  stream: ReadableStream<Uint8Array> | null;
+  /** Promise of the bytes when the body is in memory but not yet settled. */
+  pending: Promise<Uint8Array> | null;
+  type: string;
+}
+
+const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null, stream: null, pending: null, type: "" };
+
+/**
+ * Classify the body of `res` (DESIGN.md: `Bun.peek(res.blob())` settles synchronously for every
+ * in-memory body and for Bun.file bodies, and stays pending only for streams). A pending blob()
+ * has taken the stream: its bytes come when the stream ends. Returns a shared record: copy what
+ * you keep.
+ */
+export function extractBody(res: Response): ExtractedBody {
+  const e = extracted;
+  e.bytes = null;
+  e.blob = null;
+  e.stream = null;
+  e.pending = null;
+  e.type = "";
+  const bp = res.blob();
+  if (Bun.peek.status(bp) !== "fulfilled") {
+    e.kind = BodyKind.Stream;
+    e.pending = bp.then((b) => b.bytes());
+    return e;
+  }
+  const blob = Bun.peek(bp) as Blob;
+  e.type = blob.type;
+  if (typeof (blob as { name?: unknown }).name === "string" && typeof (blob as { exists?: unknown }).exists === "function") {
+    e.kind = BodyKind.File;
+    e.blob = blob;
+    return e;
+  }
+  if (blob.size === 0) {
+    e.kind = BodyKind.None;
+    return e;
+  }
+  e.kind = BodyKind.Bytes;
+  const p = blob.bytes();
+  if (Bun.peek.status(p) === "fulfilled") e.bytes = Bun.peek(p) as Uint8Array;
+  else e.pending = p;
+  return e;
+}
+
+const CRLF = "\r\n";
+
+/** Stream `stream` to `conn` as chunked (length < 0) or raw bytes, waiting for drain when queued bytes pile up. */
+export async function pipeStream(
+  conn: Connection,
+  stream: ReadableStream<Uint8Array>,
+  chunked: boolean,
+  waitDrain: () => Promise<void>,
+  maxBytes = Infinity,
+): Promise<boolean> {
+  const reader = stream.getReader();
+  let sent = 0;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      let chunk = r.value;
+      if (!conn.open) return false;
+      if (!(chunk instanceof Uint8Array)) chunk = typeof chunk === "string" ? Buffer.from(chunk as string) : new Uint8Array(chunk as ArrayBuffer);
+      if (chunk.length === 0) continue;
+      if (sent + chunk.length > maxBytes) chunk = chunk.subarray(0, maxBytes - sent);
+      sent += chunk.length;
+      if (chunked) conn.writeLatin1(chunk.length.toString(16) + CRLF);
+      conn.write(chunk.length >= 65536 ? chunk.slice() : chunk);
+      if (chunked) conn.writeLatin1(CRLF);
+      if (conn.needsDrain) await waitDrain();
+      if (sent >= maxBytes) break;
+    }
+    if (chunked && conn.open) conn.writeLatin1("0\r\n\r\n");
+    // A fixed-length body that came up short (a file truncated meanwhile) can't be framed: report it.
+    return conn.open && (maxBytes === Infinity || sent === maxBytes);
+  } catch (e) {
+    reader.cancel(e).catch(() => {});
+    throw e;
+  } finally {
+    reader.releaseLock?.();
+  }
+}

@@ -1,0 +1,158 @@
+// Bun.serve's `routes`: exact paths before `:param` paths before `/*` wildcards; a value is a
+// static Response (pre-encoded once, with an ETag), a handler, an object of per-method handlers,
+// a Bun.file, or false (fall through to fetch).
+
+export type RouteHandler = (req: any, server: any) => Response | Promise<Response> | undefined | void;
+export type RouteValue = Response | RouteHandler | Blob | false | Partial<Record<string, RouteHandler | Response>>;
+
+export interface RouteEntry {
+  /** Per method (upper-case) handler or static response; "*" for every method. */
+  handlers: Map<string, RouteHandler | StaticRoute>;
+  paramNames: string[];
+  fallthrough: boolean;
+}
+
+/** A Response given as a route value: its bytes and head are taken once, at serve()/reload(). */
+export interface StaticRoute {
+  readonly kind: "static";
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly body: Uint8Array | null;
+  readonly blob: Blob | null; // a Bun.file: served per request (it may change)
+  readonly type: string;
+  readonly etag: string;
+}
+
+export function isStatic(h: RouteHandler | StaticRoute): h is StaticRoute {
+  return typeof h !== "function";
+}
+
+function staticFrom(value: Response | Blob): StaticRoute {
+  if (value instanceof Blob) {
+    return { kind: "static", status: 200, statusText: "", headers: new Headers(), body: null, blob: value, type: value.type, etag: "" };
+  }
+  const res = value.clone();
+  const bp = res.blob();
+  if (Bun.peek.status(bp) !== "fulfilled") {
+    throw Object.assign(new TypeError("routes: a static Response must have an in-memory or file body, not a stream"), { code: "ERR_INVALID_ROUTE" });
+  }
+  const blob = Bun.peek(bp) as Blob;
+  const isFile = typeof (blob as { name?: unknown }).name === "string";
+  let body: Uint8Array | null = null;
+  if (!isFile) {
+    const p = blob.bytes();
+    body = Bun.peek.status(p) === "fulfilled" ? (Bun.peek(p) as Uint8Array) : null;
+  }
+  const etag = body ? `"${Bun.hash(body).toString(16)}"` : "";
+  const headers = new Headers(value.headers);
+  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type: blob.type, etag };
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+
+function entryFor(value: RouteValue, paramNames: string[]): RouteEntry {
+  const handlers = new Map<string, RouteHandler | StaticRoute>();
+  if (value === false) return { handlers, paramNames, fallthrough: true };
+  if (typeof value === "function") handlers.set("*", value);
+  else if ((value as object) instanceof Response || (value as object) instanceof Blob) handlers.set("*", staticFrom(value as Response | Blob));
+  else if (value && typeof value === "object") {
+    for (const [m, h] of Object.entries(value)) {
+      const method = m.toUpperCase();
+      if (!METHODS.includes(method)) throw Object.assign(new TypeError(`routes: unknown method "${m}"`), { code: "ERR_INVALID_ROUTE" });
+      if (typeof h === "function") handlers.set(method, h);
+      else if (h instanceof Response || h instanceof Blob) handlers.set(method, staticFrom(h));
+      else throw Object.assign(new TypeError(`routes: ${m} must be a handler or a Response`), { code: "ERR_INVALID_ROUTE" });
+    }
+  } else {
+    throw Object.assign(new TypeError("routes: a value must be a Response, a handler, an object of methods, a Bun.file or false"), { code: "ERR_INVALID_ROUTE" });
+  }
+  return { handlers, paramNames, fallthrough: false };
+}
+
+interface ParamRoute {
+  segments: (string | null)[]; // null: a :param
+  entry: RouteEntry;
+}
+
+interface WildRoute {
+  prefix: string; // up to and including the last "/"
+  entry: RouteEntry;
+}
+
+export interface RouteMatch {
+  entry: RouteEntry;
+  params: Record<string, string> | null;
+}
+
+export class Router {
+  readonly #exact = new Map<string, RouteEntry>();
+  readonly #params: ParamRoute[] = [];
+  readonly #wild: WildRoute[] = [];
+  readonly size: number;
+
+  constructor(routes: Record<string, RouteValue> | undefined) {
+    let n = 0;
+    for (const [path, value] of Object.entries(routes ?? {})) {
+      if (!path.startsWith("/")) throw Object.assign(new TypeError(`routes: "${path}" must start with "/"`), { code: "ERR_INVALID_ROUTE" });
+      n++;
+      if (path.endsWith("/*")) {
+        this.#wild.push({ prefix: path.slice(0, -1), entry: entryFor(value, []) });
+      } else if (path.includes("/:")) {
+        const parts = path.split("/").slice(1);
+        const names: string[] = [];
+        const segments = parts.map((p) => {
+          if (p.startsWith(":")) {
+            names.push(p.slice(1));
+            return null;
+          }
+          return p;
+        });
+        this.#params.push({ segments, entry: entryFor(value, names) });
+      } else {
+        this.#exact.set(path, entryFor(value, []));
+      }
+    }
+    // More literal segments first; longer wildcard prefixes first.
+    this.#params.sort((a, b) => b.segments.filter((s) => s !== null).length - a.segments.filter((s) => s !== null).length);
+    this.#wild.sort((a, b) => b.prefix.length - a.prefix.length);
+    this.size = n;
+  }
+
+  match(path: string): RouteMatch | null {
+    const exact = this.#exact.get(path);
+    if (exact) return { entry: exact, params: null };
+    if (this.#params.length) {
+      const parts = path.split("/");
+      for (const r of this.#params) {
+        if (r.segments.length !== parts.length - 1) continue;
+        let ok = true;
+        const values: string[] = [];
+        for (let i = 0; i < r.segments.length; i++) {
+          const seg = r.segments[i], part = parts[i + 1]!;
+          if (seg === null) {
+            if (part === "") { ok = false; break; }
+            values.push(part);
+          } else if (seg !== part) { ok = false; break; }
+        }
+        if (!ok) continue;
+        const params: Record<string, string> = Object.create(null);
+        r.entry.paramNames.forEach((name, i) => (params[name] = safeDecode(values[i]!)));
+        return { entry: r.entry, params };
+      }
+    }
+    for (const w of this.#wild) {
+      if (path.startsWith(w.prefix) || path === w.prefix.slice(0, -1)) return { entry: w.entry, params: null };
+    }
+    return null;
+  }
+}
+
+function safeDecode(s: string): string {
+  if (!s.includes("%")) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,241 @@
+// serve(): Bun.serve's contract on the io_uring reactor. Change `Bun.serve(` to `serve(` (imported
+// from "bun-uring") and an app runs unchanged.
+import { defaultReactor } from "../loop/default.ts";
+import type { Reactor } from "../loop/reactor.ts";
+import { Listener, type Connection } from "./tcp.ts";
+import { HttpConnection } from "./http/connection.ts";
+import { ServerCore, type FetchHandler, type ErrorHandler, type ServerStats } from "./http/core.ts";
+import type { RouteValue } from "./http/routes.ts";
+import type { ParserLimits } from "./http/parser.ts";
+import type { UringRequest } from "./http/request.ts";
+
+export interface ServeOptions {
+  /** 0 picks a free port. Default: $BUN_PORT, $PORT, $NODE_PORT, else 3000. */
+  port?: number | string;
+  /** Default "0.0.0.0". */
+  hostname?: string;
+  reusePort?: boolean;
+  fetch?: FetchHandler;
+  error?: ErrorHandler;
+  routes?: Record<string, RouteValue>;
+  /** Bun's older name for routes. */
+  static?: Record<string, RouteValue>;
+  /** Seconds a connection may be idle (no bytes either way); 0 disables. Default 10. */
+  idleTimeout?: number;
+  /** Bytes; a larger body gets 413 before it is read. Default 128 MiB. */
+  maxRequestBodySize?: number;
+  /** Error pages with stacks. Default: NODE_ENV !== "production". */
+  development?: boolean | { hmr?: boolean; console?: boolean };
+  id?: string;
+  /** bun-uring: seconds to receive a whole request head (slowloris bound). Default: idleTimeout. */
+  headerTimeout?: number;
+  /** bun-uring: parser limits (431 for heads, 414 for targets). */
+  limits?: Partial<ParserLimits>;
+  /** bun-uring: run on this reactor instead of the thread's default one. */
+  reactor?: Reactor;
+  /** bun-uring: maximum simultaneous connections. */
+  maxConnections?: number;
+}
+
+// Options Bun.serve has that this server does not implement: refused by name, never ignored.
+const UNSUPPORTED = ["tls", "key", "cert", "ca", "passphrase", "websocket", "unix", "http2", "h2", "http3", "h3", "ipv6Only", "lowMemoryMode"] as const;
+
+function unsupported(name: string): Error {
+  return Object.assign(new Error(`serve(): the "${name}" option is not supported by bun-uring (use Bun.serve for it)`), { code: "ERR_NOT_SUPPORTED" });
+}
+
+function defaultPort(): number {
+  for (const v of [process.env.BUN_PORT, process.env.PORT, process.env.NODE_PORT]) {
+    if (v !== undefined && v !== "" && Number.isInteger(Number(v))) return Number(v);
+  }
+  return 3000;
+}
+
+export interface SocketAddressInfo {
+  address: string;
+  family: "IPv4" | "IPv6";
+  port: number;
+}
+
+/** The object serve() returns, shaped like Bun's Server. */
+export class Server {
+  readonly #core: ServerCore;
+  readonly #listener: Listener;
+  readonly #reactor: Reactor;
+  readonly id: string;
+  readonly development: boolean;
+  readonly protocol = "http";
+  #stopped: Promise<void> | null = null;
+
+  /** @internal */
+  constructor(core: ServerCore, listener: Listener, reactor: Reactor, id: string) {
+    this.#core = core;
+    this.#listener = listener;
+    this.#reactor = reactor;
+    this.id = id;
+    this.development = core.development;
+  }
+
+  get port(): number {
+    return this.#listener.port;
+  }
+  get hostname(): string {
+    return this.#listener.hostname;
+  }
+  get url(): URL {
+    const h = this.hostname;
+    const host = h === "0.0.0.0" || h === "::" ? "localhost" : h.includes(":") ? `[${h}]` : h;
+    return new URL(`http://${host}:${this.port}/`);
+  }
+  get address(): SocketAddressInfo {
+    return this.#listener.address as SocketAddressInfo;
+  }
+  /** Requests received and not yet answered. */
+  get pendingRequests(): number {
+    return this.#core.pendingRequests;
+  }
+  get pendingWebSockets(): number {
+    return 0;
+  }
+
+  /**
+   * Stop accepting. Graceful by default: requests in progress finish, idle keep-alive
+   * connections close; with closeActiveConnections, every connection closes now.
+   * Resolves when all connections are closed.
+   */
+  stop(closeActiveConnections = false): Promise<void> {
+    const l = this.#listener;
+    if (!this.#stopped) {
+      this.#core.stopping = true;
+      l.stop();
+      this.#stopped = l.whenClosed();
+    }
+    if (closeActiveConnections) l.closeAll();
+    else for (const c of l.connections()) (c.handler as HttpConnection).stopGracefully?.();
+    return this.#stopped;
+  }
+
+  reload(options: Pick<ServeOptions, "fetch" | "error" | "routes" | "static">): this {
+    this.#core.reload({ fetch: options.fetch, error: options.error, routes: options.routes ?? options.static });
+    return this;
+  }
+
+  /** The client's address, as Bun's server.requestIP. */
+  requestIP(req: Request): SocketAddressInfo | null {
+    const ctx = (req as unknown as UringRequest)._ctx as HttpConnection | undefined;
+    const a = ctx?.remote;
+    return a ? { address: a.address, family: a.family, port: a.port } : null;
+  }
+
+  /** Close the connection of `req` if it is idle for `seconds` (0: never) while it is handled. */
+  timeout(req: Request, seconds: number): void {
+    const ctx = (req as unknown as UringRequest)._ctx as HttpConnection | undefined;
+    ctx?.setRequestTimeout(seconds > 0 ? seconds * 1000 : 0);
+  }
+
+  /** Call the fetch handler directly, as Bun's server.fetch. */
+  async fetch(input: Request | string, init?: RequestInit): Promise<Response> {
+    const req = typeof input === "string" ? new Request(new URL(input, this.url).href, init) : input;
+    if (!this.#core.fetch) return new Response("Not Found", { status: 404 });
+    const r = await this.#core.fetch.call(this, req, this);
+    if (!(r instanceof Response)) throw new TypeError("fetch handler did not return a Response");
+    return r;
+  }
+
+  upgrade(): boolean {
+    throw unsupported("websocket");
+  }
+  publish(): number {
+    throw unsupported("websocket");
+  }
+  subscriberCount(): number {
+    return 0;
+  }
+
+  ref(): void {
+    this.#listener.ref();
+  }
+  unref(): void {
+    this.#listener.unref();
+  }
+
+  /** What the server and its loop are doing (observability; leak checks). */
+  stats(): ServerStats & {
+    connections: number;
+    pendingRequests: number;
+    opsInFlight: number;
+    bufferMisses: number;
+    buffersOut: number;
+    cqOverflowFlushes: number;
+    sendChunksInUse: number;
+    backend: "io_uring";
+  } {
+    const r = this.#reactor;
+    return {
+      ...this.#core.stats,
+      connections: this.#listener.connectionCount,
+      pendingRequests: this.#core.pendingRequests,
+      opsInFlight: r.ops.live,
+      bufferMisses: r.stats.bufferMisses,
+      buffersOut: r.buffers.out,
+      cqOverflowFlushes: r.stats.cqOverflowFlushes,
+      sendChunksInUse: r.chunks.inUse,
+      backend: "io_uring",
+    };
+  }
+
+  [Symbol.dispose](): void {
+    void this.stop(true);
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop(true);
+  }
+}
+
+let serverIds = 0;
+
+export function serve(options: ServeOptions): Server {
+  if (!options || typeof options !== "object") {
+    throw Object.assign(new TypeError("serve() needs an options object"), { code: "ERR_INVALID_ARG_TYPE" });
+  }
+  const o = options as Record<string, unknown>;
+  for (const name of UNSUPPORTED) if (o[name] !== undefined && o[name] !== false) throw unsupported(name);
+  const routes = options.routes ?? options.static;
+  if (typeof options.fetch !== "function" && !routes) {
+    throw Object.assign(new TypeError("serve() needs a fetch handler or routes"), { code: "ERR_INVALID_ARG_TYPE" });
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function") throw Object.assign(new TypeError("fetch must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
+  if (options.error !== undefined && typeof options.error !== "function") throw Object.assign(new TypeError("error must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
+  const port = options.port === undefined ? defaultPort() : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw Object.assign(new RangeError(`port must be an integer in [0, 65535], got ${options.port}`), { code: "ERR_SOCKET_BAD_PORT" });
+  }
+  const idle = options.idleTimeout ?? 10;
+  if (typeof idle !== "number" || idle < 0 || idle > 255) {
+    throw Object.assign(new RangeError(`idleTimeout must be a number of seconds in [0, 255], got ${idle}`), { code: "ERR_INVALID_ARG_VALUE" });
+  }
+  const dev = options.development;
+  const development = dev === undefined ? process.env.NODE_ENV !== "production" : dev !== false;
+  const core = new ServerCore({
+    fetch: options.fetch,
+    error: options.error,
+    routes,
+    development,
+    maxRequestBodySize: options.maxRequestBodySize ?? 128 * 1024 * 1024,
+    idleTimeoutMs: idle * 1000,
+    headerTimeoutMs: (options.headerTimeout ?? idle) * 1000,
+    limits: options.limits,
+  });
+  const reactor = options.reactor ?? defaultReactor();
+  const hostname = options.hostname ?? "0.0.0.0";
+  const listener = new Listener(reactor, { hostname, port, reusePort: options.reusePort, maxConnections: options.maxConnections }, {
+    onAccept(c: Connection) {
+      return new HttpConnection(c, core);
+    },
+  });
+  const server = new Server(core, listener, reactor, options.id ?? `bun-uring-${++serverIds}`);
+  core.server = server;
+  const h = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
+  core.defaultHost = `${h.includes(":") ? `[${h}]` : h}:${listener.port}`;
+  return server;
+}
