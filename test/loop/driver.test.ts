@@ -17,17 +17,31 @@ let server: TCPSocketListener;
 // The idle-CPU child runs for 5 s: start it first, collect it in its test.
 let idleChild: Promise<{ cpuMs: number; wallMs: number; ticks: number; wakes: number; parked: boolean }>;
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = tempDir("driver");
+  // The child's start-up (a second Bun compiling its code on a 2-core machine) delays this
+  // process's timers by up to 10 ms: wait until it is up and idle before the timing tests run.
+  const p = Bun.spawn([BUN, CHILD, "cpu", "5000"], { stdout: "pipe", stderr: "pipe" });
+  const reader = p.stdout.getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    out += new TextDecoder().decode(chunk.value);
+  }
   idleChild = (async () => {
-    const p = Bun.spawn([BUN, CHILD, "cpu", "5000"], { stdout: "pipe", stderr: "pipe" });
-    const out = await new Response(p.stdout).text();
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      out += new TextDecoder().decode(chunk.value);
+    }
     await p.exited;
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l));
-    const last = lines.at(-1);
+    const last = out.trim().split("\n").map((l) => JSON.parse(l)).at(-1);
     if (!last || last.cpuMs === undefined) throw new Error(`idle child printed ${JSON.stringify(out)}; stderr ${await new Response(p.stderr).text()}`);
     return last;
   })();
+  idleChild.catch(() => {}); // its test reports a failure; not an unhandled rejection meanwhile
+  await sleep(200); // let it settle
   server = listen({
     hostname: "127.0.0.1",
     port: 0,

@@ -353,7 +353,19 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         this.#discarding = 1;
         this.#body?.fail(Object.assign(new Error("response sent before the request body was read"), { code: "ERR_BODY_DISCARDED" }));
       }
-      const done = this.#write(slot);
+      let done: boolean;
+      try {
+        done = this.#write(slot);
+      } catch (err) {
+        // e.g. a Response whose body was already used: the client gets a 500, the server goes on.
+        this.core.reportError(err);
+        slot.res = null;
+        slot.staticRoute = null;
+        slot.errorStatus = 500;
+        slot.errorText = "Internal Server Error";
+        slot.keepAlive = false;
+        done = this.#write(slot);
+      }
       if (!done) return; // streaming; #finishStreamed continues
       this.#finish(slot);
       if (!slot.keepAlive) return;
