@@ -46,8 +46,8 @@ export class Ring {
   /** Views over the SQE array, for the encoders in sqe.ts. */
   readonly sqe: SqeViews;
   /** CQE array as words: [user_data lo, user_data hi, res, flags] per CQE. */
-  readonly cqeU32: Uint32Array;
-  readonly cqeI32: Int32Array;
+  cqeU32: Uint32Array;
+  cqeI32: Int32Array;
   readonly cqMask: number;
 
   /** Pointer of the struct io_uring, for liburing register calls. */
@@ -252,6 +252,15 @@ export class Ring {
     this.#closed = true;
     liburing().io_uring_queue_exit(this.ptr as unknown as Pointer);
     this.#mem.free();
+    // The views named memory that is now unmapped: swap in empty ones so a stray write is a
+    // no-op instead of a segfault.
+    const s = this.sqe as { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array; i32: Int32Array };
+    s.u8 = new Uint8Array(0);
+    s.u16 = new Uint16Array(0);
+    s.u32 = new Uint32Array(0);
+    s.i32 = new Int32Array(0);
+    this.cqeU32 = new Uint32Array(0);
+    this.cqeI32 = new Int32Array(0);
   }
 }
 

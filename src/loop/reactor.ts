@@ -55,6 +55,11 @@ export class Reactor {
   lastOp = 0;
   /** Word index of the SQE most recently handed out (tracked or not). */
   lastSqe = -1;
+  /**
+   * performance.now() as of the latest kernel entry: a coarse clock for deadlines (seconds), so
+   * completions don't each pay a clock read.
+   */
+  now = performance.now();
   #closed = false;
 
   // Completions reaped and not yet run; a FIFO drained after every reap.
@@ -381,6 +386,7 @@ export class Reactor {
     this.stats.ticks++;
     if (this.#flushers.length) this.#runFlushers();
     if (this.ring.cqReady === 0 || this.ring.sqPending > 0) this.ring.enter(waitNs > 0 ? 1 : 0, waitNs);
+    this.now = performance.now();
     const n = this.#reapRecord();
     if (this.#cqLen) this.#runCompletions();
     this.stats.opsLive = this.ops.live;

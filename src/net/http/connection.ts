@@ -161,7 +161,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #startHead(): void {
-    this.#headStartedAt = performance.now();
+    this.#headStartedAt = this.conn.reactor.now || 1;
     // A client dribbling its head is cut at the header deadline, however slowly bytes keep coming.
     if (this.#queue.length === 0 && this.core.headerTimeoutMs > 0) this.conn.deadline = this.#headStartedAt + this.core.headerTimeoutMs;
   }
@@ -191,7 +191,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         this.conn.end();
         return end;
       }
-      if (this.core.idleTimeoutMs > 0) this.conn.deadline = performance.now() + this.core.idleTimeoutMs; // body-read deadline, per chunk
+      if (this.core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + this.core.idleTimeoutMs; // body-read deadline, per chunk
     }
     return p;
   }
@@ -285,11 +285,12 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this,
       body,
     );
+    if (head.hostStart >= 0) req._hostAt(head.hostStart - start, head.hostEnd - start);
     slot.req = req;
     this.#queue.push(slot);
     core.pendingRequests++;
     core.stats.requests++;
-    if (core.idleTimeoutMs > 0) this.conn.deadline = performance.now() + core.idleTimeoutMs;
+    if (core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + core.idleTimeoutMs;
     else this.conn.deadline = 0;
     if (slot.expectContinue && this.#queue.length === 1) this.#sendContinue(slot);
     core.handle(req, slot, this);
@@ -397,7 +398,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.conn.end();
       return;
     }
-    this.conn.deadline = this.core.idleTimeoutMs > 0 ? performance.now() + this.core.idleTimeoutMs : 0;
+    this.conn.deadline = this.core.idleTimeoutMs > 0 ? this.conn.reactor.now + this.core.idleTimeoutMs : 0;
   }
 
   /** Write `slot`'s response; false when it continues asynchronously (streamed or pending body). */

@@ -3,7 +3,7 @@
 // a native Request only when a rare member is read (DESIGN.md). Its prototype chain reaches
 // Request.prototype, so `req instanceof Request` holds; every member is overridden because
 // Request's own getters throw on a foreign receiver.
-import { RequestHead, parseRequestHead } from "./parser.ts";
+import { RequestHead, parseRequestHead, latin1 } from "./parser.ts";
 import type { RequestBody } from "./body.ts";
 
 const scratchHead = new RequestHead(256);
@@ -29,6 +29,8 @@ export class UringRequest {
   readonly #absolute: boolean;
   readonly #defaultHost: string;
   #url: string | null = null;
+  #hostStart = -1;
+  #hostEnd = -1;
   #headers: Headers | null = null;
   #native: Request | null = null;
   params: Record<string, string> = EMPTY_PARAMS;
@@ -43,6 +45,12 @@ export class UringRequest {
     this._body = body;
   }
 
+  /** @internal Where the Host value sits in the head copy (so url needs no re-parse). */
+  _hostAt(start: number, end: number): void {
+    this.#hostStart = start;
+    this.#hostEnd = end;
+  }
+
   get method(): string {
     return this.#method;
   }
@@ -55,8 +63,7 @@ export class UringRequest {
   get url(): string {
     if (this.#url !== null) return this.#url;
     if (this.#absolute) return (this.#url = this.#target);
-    const h = this.#parseHead();
-    const host = h.hostStart >= 0 ? h.host(this._head) : this.#defaultHost;
+    const host = this.#hostStart >= 0 ? latin1(this._head, this.#hostStart, this.#hostEnd) : this.#defaultHost;
     const path = this.#target === "*" ? "/*" : this.#target;
     return (this.#url = `http://${host}${path}`);
   }

@@ -83,6 +83,21 @@ export function extractBody(res: Response): ExtractedBody {
   e.stream = null;
   e.pending = null;
   e.type = "";
+  // No headers means no Bun.file body (those always carry their Content-Type): the cheap bytes()
+  // settles at once for every in-memory body (and then Bun's default type is text/plain).
+  if ((res.headers as unknown as { count: number }).count === 0) {
+    const p = res.bytes();
+    if (Bun.peek.status(p) === "fulfilled") {
+      const bytes = Bun.peek(p) as Uint8Array;
+      e.kind = bytes.length === 0 ? BodyKind.None : BodyKind.Bytes;
+      e.bytes = bytes;
+      e.type = "text/plain;charset=utf-8";
+      return e;
+    }
+    e.kind = BodyKind.Stream;
+    e.pending = p;
+    return e;
+  }
   const bp = res.blob();
   if (Bun.peek.status(bp) !== "fulfilled") {
     e.kind = BodyKind.Stream;
