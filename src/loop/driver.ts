@@ -110,8 +110,15 @@ export class Driver {
     this.#syncRef();
   }
 
+  /** Ticks that Bun's epoll poll ended, and parks: to see how the driver behaves under load. */
+  epollWakes = 0;
+  parks = 0;
+
   onInternal(kind: number, _res: number, _flags: number): void {
-    if (kind === INTERNAL_EPOLL_POLL) this.#epollArmed = false;
+    if (kind === INTERNAL_EPOLL_POLL) {
+      this.#epollArmed = false;
+      this.epollWakes++;
+    }
   }
 
   #tick(): void {
