@@ -39,6 +39,15 @@ export const SWEEP_MS = 100;
 /** After accept fails with EMFILE/ENFILE, try again this soon even if no connection closes. */
 const ACCEPT_RETRY_MS = 100;
 
+/**
+ * Native memory queued with writeExternal(): sent without copying, and handed back through sent()
+ * once every byte of it has been sent or the connection has dropped it (after any SEND reading it
+ * completed). The file-serving layer uses it for READ buffers.
+ */
+export interface SendHold {
+  sent(): void;
+}
+
 export interface ConnectionHandler {
   /** Bytes received; `buf` is borrowed: valid only during the call. */
   onData(c: Connection, buf: Uint8Array, start: number, end: number): void;
@@ -79,7 +88,7 @@ export class Connection implements Completer {
   // pool gets back, or the caller's typed array). A small ring that grows when needed.
   #segPtr = new Float64Array(4);
   #segLen = new Float64Array(4);
-  #segHold: (Chunk | Uint8Array | null)[] = [null, null, null, null];
+  #segHold: (Chunk | Uint8Array | SendHold | null)[] = [null, null, null, null];
   #segHead = 0;
   #segCount = 0;
   #inflight = 0; // bytes in the SEND in flight
@@ -196,7 +205,7 @@ export class Connection implements Completer {
 
   // ---- sending ------------------------------------------------------------------------------
 
-  #pushSeg(ptr: number, len: number, hold: Chunk | Uint8Array | null): void {
+  #pushSeg(ptr: number, len: number, hold: Chunk | Uint8Array | SendHold | null): void {
     if (this.#segCount === this.#segPtr.length) this.#growSegs();
     const i = (this.#segHead + this.#segCount) & (this.#segPtr.length - 1);
     this.#segPtr[i] = ptr;
@@ -207,7 +216,7 @@ export class Connection implements Completer {
 
   #growSegs(): void {
     const n = this.#segPtr.length, m = n * 2;
-    const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | null)[] = new Array(m).fill(null);
+    const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | SendHold | null)[] = new Array(m).fill(null);
     for (let k = 0; k < n; k++) {
       const i = (this.#segHead + k) & (n - 1);
       p[k] = this.#segPtr[i]!;
@@ -275,6 +284,23 @@ export class Connection implements Completer {
     return true;
   }
 
+  /**
+   * Queue `len` bytes of native memory at `ptr` without copying; `hold.sent()` runs once they are
+   * sent or dropped. Returns false (and keeps nothing: the caller still owns the memory) when the
+   * connection no longer sends.
+   */
+  writeExternal(ptr: number, len: number, hold: SendHold): boolean {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
+    if (len <= 0) {
+      hold.sent();
+      return true;
+    }
+    this.#pushSeg(ptr, len, hold);
+    this.queued += len;
+    this.#scheduleFlush();
+    return true;
+  }
+
   /** Queue a string as Latin-1 bytes (HTTP heads): no intermediate allocation. */
   writeLatin1(s: string): boolean {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
@@ -336,6 +362,7 @@ export class Connection implements Completer {
     for (let k = 0; k < nseg; k++) total += this.#segLen[(this.#segHead + k) & mask]!;
     const w = r.prepare(this, TAG_SEND, IORING_OP_SEND);
     this.#sendOp = r.lastOp;
+    r.quickCqes++;
     if (nseg === 1) {
       sqe.prepSend(r.ring.sqe, w, this.fd, this.#segPtr[this.#segHead]!, total, MSG_NOSIGNAL | MSG_WAITALL);
     } else {
@@ -393,6 +420,8 @@ export class Connection implements Completer {
         this.#copied -= len;
         // The chunk may still be the tail being written into: only recycle when fully sent.
         if (this.#segPtr[i]! + len === hold.ptr + hold.w) this.reactor.chunks.give(hold);
+      } else if (hold !== null && !(hold instanceof Uint8Array)) {
+        hold.sent();
       }
       this.#segHold[i] = null;
       this.#segHead = (i + 1) & mask;
@@ -471,6 +500,7 @@ export class Connection implements Completer {
     for (let k = 0; k < this.#segHold.length; k++) {
       const h = this.#segHold[k];
       if (h instanceof Chunk) this.reactor.chunks.give(h);
+      else if (h !== null && !(h instanceof Uint8Array)) h.sent();
       this.#segHold[k] = null;
     }
     this.#segCount = 0;
@@ -660,6 +690,9 @@ export class Listener implements Completer {
     if (this.#acceptOp) this.reactor.cancel(this.#acceptOp);
     if (this.#retryOp) this.reactor.cancel(this.#retryOp);
     // The listening fd is closed at once so the port is free when stop() returns (Bun does the same).
+    // The armed ACCEPT holds its own reference to the socket: submit its cancel first, or the port
+    // kept accepting connections (then lost) until the next tick (test/net/tcp.test.ts, stop()).
+    this.reactor.submitNow();
     libc.close(this.fd);
     this.#closedFd = this.connectionCount === 0;
   }
