@@ -48,6 +48,13 @@ if (!haveLiburing()) {
   }
 }
 
+// liburing.h (liburing-dev) lets the SQE encoder tests compare our bytes with liburing's own
+// io_uring_prep_* (compiled with cc); optional: those tests skip without it.
+if (isRoot && hasApt() && !existsSync("/usr/include/liburing.h")) {
+  say("installing liburing-dev (headers, for the SQE encoder oracle tests)...");
+  aptInstall(["liburing-dev"]);
+}
+
 // Optional tools for the benchmarks and some tests; each is skipped with a line when absent.
 const wanted = (process.env.BUN_URING_SETUP_EXTRA ?? "").split(",").filter(Boolean);
 if (wanted.length && isRoot && hasApt()) {

@@ -12,6 +12,7 @@ export const libc = dlopen("libc.so.6", {
   mmap: { args: [ptr, usize, i32, i32, i32, i64], returns: ptr },
   munmap: { args: [ptr, usize], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
+  socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
   bind: { args: [i32, ptr, u32], returns: i32 },

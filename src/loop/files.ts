@@ -43,3 +43,8 @@ export function fileSlots(reactor: Reactor): FileSlots {
   }
   return s;
 }
+
+/** The reactor's file table if it is registered already (stats: never registers one). */
+export function registeredFileSlots(reactor: Reactor): FileSlots | undefined {
+  return slotsByReactor.get(reactor);
+}

@@ -1,6 +1,7 @@
 // listen(): TCP servers on the reactor with handlers shaped like Bun.listen's
 // (open/data/drain/end/close/error/timeout), so the API feels familiar.
 import { defaultReactor } from "../loop/default.ts";
+import { ioUringAvailability } from "../loop/availability.ts";
 import type { Reactor } from "../loop/reactor.ts";
 import { Listener, type Connection, type ConnectionHandler } from "./tcp.ts";
 import type { SocketAddress } from "./sockaddr.ts";
@@ -71,17 +72,25 @@ export class TCPSocket<Data = unknown> implements ConnectionHandler {
    * Queue bytes for sending; everything is accepted (up to the connection's bound). Returns the
    * number of bytes queued, or -1 when the socket is closed. Check `bufferedAmount` or wait for
    * `drain` to apply backpressure.
+   * Unlike Bun.listen, a write of 64 KB or more is sent from the caller's memory, not copied:
+   * changing the array before `bufferedAmount` falls back changes what is sent (measured: a 64 KB
+   * buffer filled with 1, written, filled with 2, written again, arrives as 2s twice).
    */
   write(data: string | ArrayBufferView | ArrayBuffer, byteOffset = 0, byteLength?: number): number {
     const c = this.#conn;
     if (typeof data === "string") {
-      const ok = c.writeUtf8(byteOffset || byteLength !== undefined ? data.slice(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength) : data);
-      return ok ? Buffer.byteLength(data) : -1;
+      const s = byteOffset || byteLength !== undefined ? data.slice(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength) : data;
+      if (!c.writeUtf8(s)) return -1;
+      void c.needsDrain;
+      return Buffer.byteLength(s);
     }
     const u8 = data instanceof Uint8Array ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
     const end = byteLength === undefined ? u8.length : Math.min(u8.length, byteOffset + byteLength);
-    if (!c.write(u8, byteOffset, end)) return -1;
-    if (c.needsDrain) return end - byteOffset; // drain will follow
+    // Large writes are sent from memory without a copy (tcp.ts): give it a copy we own, so the
+    // caller may reuse its buffer at once, as with Bun.listen.
+    const ok = end - byteOffset >= 65536 ? c.write(u8.slice(byteOffset, end)) : c.write(u8, byteOffset, end);
+    if (!ok) return -1;
+    void c.needsDrain; // arms the drain event when over the high-water mark
     return end - byteOffset;
   }
 
@@ -183,6 +192,13 @@ export function listen<Data = unknown>(options: TCPListenOptions<Data>): TCPSock
     if ((options as unknown as Record<string, unknown>)[key] !== undefined) {
       throw Object.assign(new Error(`listen(): the "${key}" option is not supported by bun-uring`), { code: "ERR_NOT_SUPPORTED" });
     }
+  }
+  // No fallback here: Bun.listen's sockets write partially (the caller buffers), ours queue
+  // everything, so a handler written for one would lose data on the other. Throws
+  // IoUringUnavailableError (code ERR_IO_URING_UNAVAILABLE) with the reason instead.
+  if (!options.reactor) {
+    const a = ioUringAvailability();
+    if (!a.ok) throw a.error;
   }
   const reactor = options.reactor ?? defaultReactor();
   const listener = new Listener(reactor, options, {

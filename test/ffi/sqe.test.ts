@@ -294,6 +294,12 @@ function diff(got: string, wanted: string): string {
 describe.skipIf(reason !== "")(`SQE encoders vs liburing.h ${reason ? `(skipped: ${reason})` : ""}`, () => {
   const wanted = reason ? new Map<string, string>() : oracle();
 
+  test("every encoder exported by src/ffi/sqe.ts has a case", () => {
+    const used = cases.map((k) => k.js.toString()).join("\n");
+    const missing = Object.keys(sqe).filter((name) => typeof (sqe as Record<string, unknown>)[name] === "function" && !used.includes(`sqe.${name}(`));
+    expect(missing, `encoders without a case: got ${missing.join(", ")}, wanted none`).toEqual([]);
+  });
+
   test("the oracle printed every case", () => {
     const missing = cases.filter((k) => !wanted.has(k.name)).map((k) => k.name);
     expect(missing, `cases missing from the C output: got ${missing.join(", ")}, wanted none`).toEqual([]);

@@ -12,7 +12,7 @@ import * as sqe from "../../src/ffi/sqe.ts";
 import { createListener } from "../../src/net/sockaddr.ts";
 import {
   IORING_OP_OPENAT, IORING_OP_STATX, IORING_OP_READ, IORING_OP_CLOSE, IORING_OP_RECV, IORING_OP_NOP,
-  IORING_OP_ACCEPT, IORING_OP_LINK_TIMEOUT, IOSQE_FIXED_FILE, AT_FDCWD, O_RDONLY, STATX_BASIC_STATS,
+  IORING_OP_ACCEPT, IOSQE_FIXED_FILE, AT_FDCWD, O_RDONLY, STATX_BASIC_STATS,
   SOCK_CLOEXEC,
 } from "../../src/ffi/constants.ts";
 import { ECANCELED, ETIME, ENOENT, EBADF } from "../../src/ffi/errno.ts";
@@ -276,5 +276,3 @@ describe("linked chains", () => {
     });
   });
 });
-
-void IORING_OP_LINK_TIMEOUT;

@@ -3,7 +3,7 @@
 // Workers — and an idle reactor must cost next to nothing and keep the process alive only when
 // referenced. These tests use defaultReactor() and plain `await`: the driver, not runUntil, runs it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { listen, type TCPSocketListener } from "../../src/net/listen.ts";
 import { defaultReactor, closeDefaultReactor } from "../../src/loop/default.ts";
@@ -107,6 +107,20 @@ async function timerLateness(ms: number, n: number): Promise<number[]> {
   return late;
 }
 
+/**
+ * Every timer but the worst within 5 ms of its deadline, and the worst within 25 ms. One outlier
+ * is allowed because this 2-core VM stalls a whole process for 3-9 ms now and then: measured with
+ * Bun.listen alone (no reactor) too, where the same stalls show as gaps between setImmediate
+ * callbacks. A driver that holds Bun's loop for T >= 10 ms makes lateness spread over [0, T], and
+ * 11 of 12 samples under 5 ms then fails all but by chance (< 1%).
+ */
+function checkLateness(late: number[], what: string): void {
+  const sorted = [...late].sort((a, b) => a - b);
+  const list = late.map((x) => x.toFixed(2)).join(", ");
+  expect(sorted.at(-2)!, `lateness ${what}: got ${list} ms, wanted all but one < 5`).toBeLessThan(5);
+  expect(sorted.at(-1)!, `lateness ${what}: got ${list} ms, wanted the worst < 25`).toBeLessThan(25);
+}
+
 describe("Bun keeps working beside an active reactor", () => {
   test("the listener is on the default reactor and the driver is ticking", async () => {
     const r = defaultReactor();
@@ -127,20 +141,18 @@ describe("Bun keeps working beside an active reactor", () => {
   });
 
   test("setTimeout(fn, 25) fires within 25 + 5 ms, idle", async () => {
-    const late = await timerLateness(25, 8);
-    const worst = Math.max(...late);
-    expect(worst, `lateness: got ${late.map((x) => x.toFixed(2)).join(", ")} ms, wanted all < 5`).toBeLessThan(5);
+    const late = await timerLateness(25, 12);
+    checkLateness(late, "idle");
     expect(Math.min(...late), "a timer fired early").toBeGreaterThanOrEqual(-1);
   });
 
   test("setTimeout(fn, 25) fires within 25 + 5 ms under load from a client", async () => {
     const load = loadClient(server.port);
     await sleep(30);
-    const late = await timerLateness(25, 8);
+    const late = await timerLateness(25, 12);
     const rounds = await load.stop();
     expect(rounds, `echo round trips during the test: got ${rounds}, wanted many (load)`).toBeGreaterThan(50);
-    const worst = Math.max(...late);
-    expect(worst, `lateness under load: got ${late.map((x) => x.toFixed(2)).join(", ")} ms, wanted all < 5`).toBeLessThan(5);
+    checkLateness(late, "under load");
   });
 
   test("fetch() to a local Bun.serve completes", async () => {
@@ -238,6 +250,18 @@ describe("an idle reactor", () => {
     expect(m.parked, "the driver was not parked when idle").toBe(true);
   }, 15000);
 
+  test.skipIf(!existsSync("/usr/bin/prlimit"))("parked with no fd left for the eventfd reader (EMFILE): completions still arrive (child, RLIMIT_NOFILE 64)", async () => {
+    const p = Bun.spawn(["/usr/bin/prlimit", "--nofile=64:64", BUN, join(import.meta.dir, "..", "fixtures", "park-emfile.ts")], { stdout: "pipe", stderr: "pipe" });
+    const done = await Promise.race([p.exited, sleep(5000).then(() => null)]);
+    if (done === null) p.kill();
+    const out = await new Response(p.stdout).text();
+    const err = await new Response(p.stderr).text();
+    expect(done, `child exit: got ${done === null ? "still running after 5 s" : done}, wanted 0; stderr: ${err.slice(0, 400)}`).toBe(0);
+    const m = JSON.parse(out.trim().split("\n").at(-1)!);
+    expect(m.res, `TIMEOUT res: got ${m.res}, wanted -62 (ETIME)`).toBe(-62);
+    expect(m.ticks, `ticks over the 300 ms wait: got ${m.ticks}, wanted < 100 (parked and polled, not spinning)`).toBeLessThan(100);
+  }, 10000);
+
   test("a process whose only listener is unref()'d exits by itself", async () => {
     const p = Bun.spawn([BUN, CHILD, "unref"], { stdout: "pipe", stderr: "pipe" });
     const exited = await Promise.race([p.exited.then((c) => ({ code: c })), sleep(4000).then(() => null)]);
@@ -273,5 +297,3 @@ describe("an idle reactor", () => {
     }
   }, 10000);
 });
-
-void waitFor;

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSync, closeSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { Reactor } from "../../src/loop/reactor.ts";
+import { slotOf, genOf } from "../../src/loop/ops.ts";
 import { FileSlots } from "../../src/loop/files.ts";
 import { NativeRegion, writePtr } from "../../src/ffi/memory.ts";
 import * as sqe from "../../src/ffi/sqe.ts";
@@ -13,7 +14,7 @@ import {
   IORING_OP_CLOSE, IORING_OP_SHUTDOWN, IORING_OP_CONNECT, IORING_OP_OPENAT, IORING_OP_OPENAT2,
   IORING_OP_READ, IORING_OP_WRITE, IORING_OP_WRITEV, IORING_OP_STATX, IORING_OP_TIMEOUT,
   IORING_OP_TIMEOUT_REMOVE, IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
-  IORING_OP_POLL_REMOVE, IOSQE_BUFFER_SELECT, IOSQE_FIXED_FILE, IOSQE_IO_LINK, IORING_CQE_F_MORE,
+  IORING_OP_POLL_REMOVE, IOSQE_BUFFER_SELECT, IOSQE_FIXED_FILE, IORING_CQE_F_MORE,
   IORING_CQE_F_BUFFER, IORING_CQE_F_NOTIF, IORING_CQE_BUFFER_SHIFT, SOCK_CLOEXEC, AT_FDCWD,
   O_RDONLY, O_CLOEXEC, O_WRONLY, O_CREAT, O_TRUNC, STATX_BASIC_STATS, MSG_NOSIGNAL, SHUT_WR,
   POLLIN, RESOLVE_BENEATH, O_DIRECTORY,
@@ -482,7 +483,7 @@ describe("ops", () => {
       const rec = new Recorder();
       const h = r.timeout(5000, rec, 1);
       r.poll(0);
-      const slot = h % 1048576, gen = Math.floor(h / 1048576);
+      const slot = slotOf(h), gen = genOf(h);
       sqe.prepTimeoutRemove(r.ring.sqe, r.prepare(rec, 2, IORING_OP_TIMEOUT_REMOVE), slot, gen, 0);
       await_(r, rec, 2, "TIMEOUT_REMOVE");
       expect(rec.byTag(1)[0]!.res, "removed TIMEOUT").toBe(-ECANCELED);
@@ -526,7 +527,7 @@ describe("ops", () => {
         sqe.prepRecv(r.ring.sqe, r.prepare(rec, 1, IORING_OP_RECV), p.server, mem.ptr, 100, 0);
         const h = r.lastOp;
         r.poll(0);
-        const slot = h % 1048576, gen = Math.floor(h / 1048576);
+        const slot = slotOf(h), gen = genOf(h);
         sqe.prepCancel64(r.ring.sqe, r.prepare(rec, 2, IORING_OP_ASYNC_CANCEL), slot, gen, 0);
         await_(r, rec, 2, "cancel");
         expect(rec.byTag(1)[0]!.res, "cancelled RECV").toBe(-ECANCELED);
@@ -559,7 +560,7 @@ describe("ops", () => {
         writeAll(wr, new Uint8Array([2]));
         await_(r, rec, 3, "multishot POLL_ADD, second event");
         for (const x of rec.byTag(2)) expect(x.flags & IORING_CQE_F_MORE, "multishot poll CQE has F_MORE").toBe(IORING_CQE_F_MORE);
-        const slot = h % 1048576, gen = Math.floor(h / 1048576);
+        const slot = slotOf(h), gen = genOf(h);
         sqe.prepPollRemove(r.ring.sqe, r.prepare(rec, 3, IORING_OP_POLL_REMOVE), slot, gen);
         runOrFail(r, () => rec.byTag(3).length === 1 && !r.isLive(h), 2000, () => "POLL_REMOVE did not end the multishot poll");
         expect(rec.byTag(3)[0]!.res, "POLL_REMOVE").toBe(0);
@@ -585,6 +586,3 @@ function readExactly(fd: number, n: number): Uint8Array {
   }
   return out;
 }
-
-void IOSQE_IO_LINK;
-void IORING_OP_TIMEOUT;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { Reactor } from "../../src/loop/reactor.ts";
 import { listen, type TCPSocket, type TCPListenOptions, type TCPSocketListener } from "../../src/net/listen.ts";
-import { patternBytes, firstDifference, sleep, waitFor, RawClient } from "../support/uring.ts";
+import { patternBytes, firstDifference, sleep, waitFor, RawClient, connectBlocking, tlibc } from "../support/uring.ts";
 
 const CHILD = join(import.meta.dir, "..", "fixtures", "listener-child.ts");
 
@@ -298,6 +298,14 @@ describe("listen(): TCP on the reactor", () => {
       await c.connected;
       await waitFor(() => s.l.connections === 1, 2000);
       s.l.stop();
+      // At once, before any tick: the port must be closed when stop() returns (as with Bun.listen).
+      let sync = "connected";
+      try {
+        tlibc.close(connectBlocking(s.l.port));
+      } catch (e) {
+        sync = (e as Error).message;
+      }
+      expect(sync, `a connect right after stop(): got "${sync}", wanted errno 111 (ECONNREFUSED)`).toContain("errno 111");
       const refused = await new Promise<string>((res) => {
         const x = connect(s.l.port, "127.0.0.1");
         x.on("connect", () => { x.destroy(); res("connected"); });

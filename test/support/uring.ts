@@ -1,7 +1,7 @@
 // Shared helpers for the reactor-core tests (test/ffi, test/loop, test/net): a completion
 // recorder, the few libc calls a test needs for its own peer sockets and pipes, and temp dirs.
 // Everything here is test-only; the library's own libc binding is src/ffi/libc.ts.
-import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -259,5 +259,3 @@ export async function waitFor(cond: () => boolean, ms: number, step = 2): Promis
   }
   return true;
 }
-
-void ptr;
