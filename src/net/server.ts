@@ -2,12 +2,18 @@
 // from "bun-uring") and an app runs unchanged.
 import { defaultReactor } from "../loop/default.ts";
 import type { Reactor } from "../loop/reactor.ts";
-import { Listener, type Connection } from "./tcp.ts";
+import { Listener, DEFAULT_SEND_TIMEOUT_MS, type Connection } from "./tcp.ts";
 import { HttpConnection } from "./http/connection.ts";
 import { ServerCore, type FetchHandler, type ErrorHandler, type ServerStats } from "./http/core.ts";
 import type { RouteValue } from "./http/routes.ts";
 import type { ParserLimits } from "./http/parser.ts";
 import type { UringRequest } from "./http/request.ts";
+import { registeredFileSlots } from "../loop/files.ts";
+import { ioUringAvailability } from "../loop/availability.ts";
+import { fallbackMode, serveFallback, warnFallback, type FallbackServer } from "./fallback.ts";
+import { handleSignals, graceMs, type Stoppable } from "./lifecycle.ts";
+import { isClusterWorker, watchPrimary, serveCluster, resolveWorkers, GRACE_ENV } from "./cluster.ts";
+import { openFdCount, type ServeStats, type UringServerStats } from "./stats.ts";
 
 export interface ServeOptions {
   /** 0 picks a free port. Default: $BUN_PORT, $PORT, $NODE_PORT, else 3000. */
@@ -35,6 +41,32 @@ export interface ServeOptions {
   reactor?: Reactor;
   /** bun-uring: maximum simultaneous connections. */
   maxConnections?: number;
+  /**
+   * bun-uring: seconds a SEND may wait on a client that stopped reading before the connection is
+   * cut (the send deadline, a LINK_TIMEOUT on the SEND). 0 disables. Default 30.
+   */
+  sendTimeout?: number;
+  /**
+   * bun-uring: where io_uring cannot be used (no liburing, a seccomp profile, an old kernel).
+   * "auto" (default): run on Bun.serve and warn once; false: throw the IoUringUnavailableError;
+   * "force": always Bun.serve. Default from $BUN_URING_FALLBACK (0/off: false, force). See fallback.ts.
+   */
+  fallback?: "auto" | "force" | false | true;
+  /**
+   * bun-uring: SIGTERM/SIGINT stop accepting, let requests in progress finish (gracefulTimeout),
+   * close keep-alive connections and exit 0; a second signal exits at once. Default false (Bun.serve
+   * installs no handlers either), true in a cluster worker.
+   */
+  handleSignals?: boolean;
+  /** bun-uring: seconds the signal handler waits for requests in progress. Default 10. */
+  gracefulTimeout?: number;
+  /**
+   * bun-uring: run this program in N processes sharing the port (SO_REUSEPORT), "auto" = one per
+   * CPU. This process becomes the primary: it serves nothing itself, restarts workers that die, and
+   * returns a ClusterServer (port, url, stop(), stats()); in each worker serve() returns the real
+   * server. Needs a fixed port. See cluster.ts.
+   */
+  workers?: number | "auto";
 }
 
 // Options Bun.serve has that this server does not implement: refused by name, never ignored.
@@ -159,29 +191,32 @@ export class Server {
     this.#listener.unref();
   }
 
-  /** What the server and its loop are doing (observability; leak checks). */
-  stats(): ServerStats & {
-    connections: number;
-    pendingRequests: number;
-    opsInFlight: number;
-    bufferMisses: number;
-    buffersOut: number;
-    cqOverflowFlushes: number;
-    sendChunksInUse: number;
-    backend: "io_uring";
-  } {
+  /**
+   * What the server and its loop are doing (observability; leak checks). See stats.ts. (When
+   * serve() fell back to Bun.serve, its stats() gives FallbackServerStats: check `backend`, typed
+   * as ServeStats.)
+   */
+  stats(): UringServerStats {
     const r = this.#reactor;
-    return {
+    let queuedBytes = 0;
+    for (const c of this.#listener.connections()) queuedBytes += c.queued;
+    const stats: UringServerStats = {
       ...this.#core.stats,
+      backend: "io_uring",
       connections: this.#listener.connectionCount,
       pendingRequests: this.#core.pendingRequests,
       opsInFlight: r.ops.live,
+      opsCapacity: r.ops.capacity,
       bufferMisses: r.stats.bufferMisses,
       buffersOut: r.buffers.out,
       cqOverflowFlushes: r.stats.cqOverflowFlushes,
+      cqDropped: r.ring.cqOverflowCount,
       sendChunksInUse: r.chunks.inUse,
-      backend: "io_uring",
+      queuedBytes,
+      fileSlotsInUse: registeredFileSlots(r)?.inUse ?? null,
+      openFds: openFdCount(),
     };
+    return stats;
   }
 
   [Symbol.dispose](): void {
@@ -214,6 +249,34 @@ export function serve(options: ServeOptions): Server {
   if (typeof idle !== "number" || idle < 0 || idle > 255) {
     throw Object.assign(new RangeError(`idleTimeout must be a number of seconds in [0, 255], got ${idle}`), { code: "ERR_INVALID_ARG_VALUE" });
   }
+  const sendTimeout = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS / 1000;
+  if (typeof sendTimeout !== "number" || !(sendTimeout >= 0)) {
+    throw Object.assign(new RangeError(`sendTimeout must be a number of seconds >= 0, got ${sendTimeout}`), { code: "ERR_INVALID_ARG_VALUE" });
+  }
+  const sendTimeoutMs = sendTimeout * 1000;
+  // Process-level wiring (fallback, signals, cluster workers): fallback.ts, lifecycle.ts, cluster.ts.
+  const worker = isClusterWorker();
+  if (options.workers !== undefined && !worker) {
+    resolveWorkers(options.workers); // validate before spawning anything
+    const development = options.development === undefined ? process.env.NODE_ENV !== "production" : options.development !== false;
+    const hostname = options.hostname ?? "0.0.0.0";
+    const id = options.id ?? `bun-uring-${++serverIds}`;
+    return serveCluster({ workers: options.workers, port, hostname, id, development, gracefulTimeout: options.gracefulTimeout, handleSignals: options.handleSignals }) as unknown as Server;
+  }
+  const reusePort = options.reusePort === true || worker; // workers share the port (cluster.ts)
+  const grace = graceMs(options.gracefulTimeout, worker ? Number(process.env[GRACE_ENV] || 10) : undefined);
+  const mode = fallbackMode(options.fallback);
+  if (mode === "force" || !options.reactor) {
+    const a = mode === "force" ? null : ioUringAvailability();
+    if (mode === "force" || (a && !a.ok)) {
+      if (a && !a.ok) {
+        if (mode === false) throw a.error;
+        warnFallback(a.error);
+      }
+      const fb = serveFallback(options, { port, hostname: options.hostname ?? "0.0.0.0", reusePort }, a && !a.ok ? a.error.reason : "forced");
+      return withLifecycle(fb, options, worker, grace) as unknown as Server;
+    }
+  }
   const dev = options.development;
   const development = dev === undefined ? process.env.NODE_ENV !== "production" : dev !== false;
   const core = new ServerCore({
@@ -228,8 +291,9 @@ export function serve(options: ServeOptions): Server {
   });
   const reactor = options.reactor ?? defaultReactor();
   const hostname = options.hostname ?? "0.0.0.0";
-  const listener = new Listener(reactor, { hostname, port, reusePort: options.reusePort, maxConnections: options.maxConnections }, {
+  const listener = new Listener(reactor, { hostname, port, reusePort, maxConnections: options.maxConnections }, {
     onAccept(c: Connection) {
+      c.sendTimeoutMs = sendTimeoutMs;
       return new HttpConnection(c, core);
     },
   });
@@ -237,5 +301,13 @@ export function serve(options: ServeOptions): Server {
   core.server = server;
   const h = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
   core.defaultHost = `${h.includes(":") ? `[${h}]` : h}:${listener.port}`;
+  return withLifecycle(server, options, worker, grace);
+}
+
+function withLifecycle<T extends Stoppable>(server: T, options: ServeOptions, worker: boolean, grace: number): T {
+  if (options.handleSignals ?? worker) handleSignals(server, grace);
+  if (worker) watchPrimary();
   return server;
 }
+
+export type { ServeStats, UringServerStats, FallbackServer };

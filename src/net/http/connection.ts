@@ -44,7 +44,9 @@ class Slot {
 export class HttpConnection implements ConnectionHandler, RequestContext {
   readonly conn: Connection;
   readonly core: ServerCore;
-  readonly #head: RequestHead;
+  // Taken from the server's pool while a head is being parsed, given back when none is in
+  // progress: idle connections hold no parser state (its offsets table is 1.6 KB).
+  #head: RequestHead | null = null;
   #pend: Uint8Array | null = null;
   #pendLen = 0;
   #queue: Slot[] = [];
@@ -64,11 +66,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   };
   #paused = false;
   #pausedByBody = false;
+  #inProcess = false;
 
   constructor(conn: Connection, core: ServerCore) {
     this.conn = conn;
     this.core = core;
-    this.#head = new RequestHead(core.limits.maxHeaderCount);
     this.#idle();
   }
 
@@ -107,7 +109,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (!pend || pend.length - this.#pendLen < n) {
       const grown = new Uint8Array(Math.max(4096, (this.#pendLen + n) * 2));
       if (pend) grown.set(pend.subarray(0, this.#pendLen));
-      this.#head.reset(); // the parser's resume point named the old buffer
+      this.#head?.reset(); // the parser's resume point named the old buffer
       pend = this.#pend = grown;
     }
     pend.set(buf.subarray(start, end), this.#pendLen);
@@ -115,6 +117,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #processPending(): void {
+    // Re-entered from a synchronous handler (dispatch -> settle -> #pump -> here): the #process
+    // loop already running goes on with the rest. Without this guard the same pending bytes were
+    // parsed again from the start (requests dispatched twice) and the stack overflowed on a long
+    // pipeline (500 requests in one write, or a head that arrived byte by byte).
+    if (this.#inProcess) return;
     const pend = this.#pend;
     if (!pend || this.#pendLen === 0) return;
     const p = this.#process(pend, 0, this.#pendLen);
@@ -122,16 +129,30 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (p >= this.#pendLen) {
       this.#pendLen = 0;
       this.#pend = null; // idle connections keep no buffer
-      this.#head.reset();
+      this.#head?.reset();
     } else {
       pend.copyWithin(0, p, this.#pendLen);
       this.#pendLen -= p;
-      this.#head.reset();
+      this.#head?.reset();
     }
   }
 
   /** Parse and dispatch what buf[p, end) holds; returns how far it got. */
   #process(buf: Uint8Array, p: number, end: number): number {
+    if (this.#inProcess) return p; // see #processPending
+    this.#inProcess = true;
+    try {
+      return this.#processLoop(buf, p, end);
+    } finally {
+      this.#inProcess = false;
+      if (this.#headStartedAt === 0 && this.#head !== null) {
+        this.core.giveHead(this.#head);
+        this.#head = null;
+      }
+    }
+  }
+
+  #processLoop(buf: Uint8Array, p: number, end: number): number {
     const core = this.core;
     while (p < end) {
       if (this.#bodyMode !== BODY_NONE) {
@@ -145,7 +166,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         return p;
       }
       if (this.#headStartedAt === 0) this.#startHead();
-      const head = this.#head;
+      const head = (this.#head ??= core.takeHead());
       const n = parseRequestHead(buf, p, end, head, core.limits);
       if (n === 0) return p;
       if (n < 0) {
@@ -248,7 +269,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #dispatch(buf: Uint8Array, start: number, n: number): void {
-    const head = this.#head;
+    const head = this.#head!;
     const core = this.core;
     const slot = new Slot();
     slot.versionMinor = head.versionMinor;
@@ -538,7 +559,20 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.#body?.fail(Object.assign(new Error("client closed before the body ended"), { code: "ECONNRESET" }));
       this.#bodyMode = BODY_NONE;
     }
-    for (const s of this.#queue) s.keepAlive = false;
+    // A FIN cannot be told from a half-close without writing, and from browsers, fetch and curl it
+    // means the client is gone: abort the signals of requests still being handled, as Bun.serve
+    // does (the handler may stop its work), yet still deliver the answers to a half-open client.
+    let gone: Error | null = null;
+    // Only the last response closes: marking every queued one made #finish drop the rest of a
+    // pipeline after the first answer (requests handled, never answered).
+    const last = this.#queue[this.#queue.length - 1];
+    if (last) last.keepAlive = false;
+    for (const s of this.#queue) {
+      if (s.req && !s.ready && !s.req._aborted) {
+        s.req._aborted = true;
+        s.req._abort?.abort((gone ??= Object.assign(new Error("client closed the connection"), { code: "ECONNRESET" })));
+      }
+    }
     if (this.#queue.length === 0) return false;
     return true;
   }
@@ -569,7 +603,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   /** Graceful stop: idle connections close now, busy ones after their current responses. */
   stopGracefully(): void {
     this.#stopParsing = true;
-    for (const s of this.#queue) s.keepAlive = false;
+    // The last queued response closes (not each: #finish would drop the rest of a pipeline).
+    const last = this.#queue[this.#queue.length - 1];
+    if (last) last.keepAlive = false;
     if (this.idle) this.conn.end();
   }
 }

@@ -3,8 +3,9 @@
 import type { HttpConnection, Slot } from "./connection.ts";
 import type { UringRequest } from "./request.ts";
 import { Router, isStatic, type RouteValue } from "./routes.ts";
-import { DEFAULT_LIMITS, type ParserLimits } from "./parser.ts";
+import { DEFAULT_LIMITS, RequestHead, type ParserLimits } from "./parser.ts";
 import { serializeHead, pipeStream } from "./response.ts";
+import { sendFileUring } from "./files.ts";
 
 export interface FileResponseOptions {
   status: number;
@@ -41,8 +42,8 @@ export class ServerCore {
   pendingRequests = 0;
   stopping = false;
   readonly stats: ServerStats = { requests: 0, parseErrors: 0, timeouts: 0, handlerErrors: 0 };
-  /** Files (Bun.file bodies) are sent through this hook; the file-serving layer replaces it. */
-  sendFile: (hc: HttpConnection, file: Blob, req: UringRequest | null, o: FileResponseOptions) => Promise<boolean> = sendFileByStream;
+  /** Files (Bun.file bodies) are sent through this hook: io_uring (files.ts), Bun's reader as its fallback. */
+  sendFile: (hc: HttpConnection, file: Blob, req: UringRequest | null, o: FileResponseOptions) => Promise<boolean> = sendFileUring;
   onConnectionClosed: ((hc: HttpConnection) => void) | null = null;
 
   constructor(o: {
@@ -63,6 +64,18 @@ export class ServerCore {
     this.idleTimeoutMs = o.idleTimeoutMs;
     this.headerTimeoutMs = o.headerTimeoutMs;
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+  }
+
+  readonly #heads: RequestHead[] = [];
+
+  /** A parser state for a connection that has a head in progress (pooled: idle connections hold none). */
+  takeHead(): RequestHead {
+    return this.#heads.pop() ?? new RequestHead(this.limits.maxHeaderCount);
+  }
+
+  giveHead(h: RequestHead): void {
+    h.reset();
+    if (this.#heads.length < 64) this.#heads.push(h);
   }
 
   /** Run the route or fetch handler for `req`; its answer goes to hc.settle(slot, ...). */
@@ -119,6 +132,9 @@ export class ServerCore {
 
   /** A handler threw or rejected: the error handler answers, else a 500. */
   #fail(err: unknown, slot: Slot, hc: HttpConnection): void {
+    // The server already answered (a malformed or over-large body got its 400/413 and the handler's
+    // read of that body failed): nothing to send, and logging it would let clients flood the log.
+    if (slot.final) return;
     this.stats.handlerErrors++;
     if (!this.error) return this.#internalError(err, slot, hc);
     let r: unknown;
@@ -153,7 +169,7 @@ export class ServerCore {
 }
 
 /** Files sent with Bun's own reader (used until the io_uring file path takes over, and as its fallback). */
-async function sendFileByStream(hc: HttpConnection, file: Blob, _req: UringRequest | null, o: FileResponseOptions): Promise<boolean> {
+export async function sendFileByStream(hc: HttpConnection, file: Blob, _req: UringRequest | null, o: FileResponseOptions): Promise<boolean> {
   const f = file as Blob & { exists(): Promise<boolean> };
   const conn = hc.conn;
   if (!(await f.exists())) {
