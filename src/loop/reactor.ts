@@ -16,7 +16,11 @@ import { BufferRing } from "../ffi/bufring.ts";
 export interface ReactorOptions extends RingOptions {
   /** In-flight operations at most (op slots). */
   maxOps?: number;
-  /** Provided receive buffers (group 0): count (power of two) and size. Bound on receive memory. */
+  /**
+   * Provided receive buffers (group 0): count (power of two) and size. Bound on receive memory
+   * (default 512 x 8 KiB = 4 MiB; the ring is used FIFO, so all of it ends up resident). A batch of
+   * more CQEs than buffers gets ENOBUFS, which re-arms (counted in stats.bufferMisses).
+   */
   bufferCount?: number;
   bufferSize?: number;
   /** Bound on native memory for queued outgoing bytes. */
@@ -96,8 +100,8 @@ export class Reactor {
       opsLive: 0, opsCapacity: maxOps, submitted: 0, completions: 0, staleCompletions: 0,
       cqOverflowFlushes: 0, sqFullFlushes: 0, ignoredFailures: 0, ticks: 0, wakes: 0, bufferMisses: 0,
     };
-    this.#bufferCount = options.bufferCount ?? 1024;
-    this.#bufferSize = options.bufferSize ?? 16384;
+    this.#bufferCount = options.bufferCount ?? 512;
+    this.#bufferSize = options.bufferSize ?? 8192;
     this.#recordBound = this.#record.bind(this);
     this.driver = new Driver(this);
   }
