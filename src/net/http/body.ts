@@ -62,6 +62,9 @@ export class RequestBody {
       for (const w of this.#wholeWaiters) w.resolve(all);
       this.#wholeWaiters.length = 0;
     }
+    // A body that paused the connection (a stream reader behind) and then ended gets no further
+    // pull() to resume it: without this the next request on the connection was never read.
+    this.#resume();
   }
 
   /** The connection ended or the body was malformed before its end. */
@@ -77,6 +80,7 @@ export class RequestBody {
     for (const w of this.#wholeWaiters) w.reject(error);
     this.#wholeWaiters.length = 0;
     this.#chunks.length = 0;
+    this.#resume(); // the rest of a failed or discarded body is read and dropped, not left paused
   }
 
   #pause(): void {

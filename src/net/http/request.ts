@@ -15,6 +15,56 @@ export interface RequestContext {
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 
+// req.url is a serialized URL, as a native Request's always is (so `new Request(req).url` equals
+// it) and as Bun.serve gives it: "/a/../b" -> "/b", "/%2e/b" -> "/b", "\\" -> "/", '"' -> "%22",
+// "EXAMPLE.com:80" -> "example.com". The WHATWG URL parser costs ~0.7 us here, so it runs only for
+// a target with a byte it would change, and once per distinct Host value.
+const URL_SPECIAL = new Uint8Array(128);
+for (const c of "\\\"<>`{}#^'") URL_SPECIAL[c.charCodeAt(0)] = 1;
+URL_SPECIAL[0x2e] = 2; // "." : a dot segment when it follows "/"
+URL_SPECIAL[0x25] = 3; // "%" : "%2e" is a dot too
+
+function pathNeedsUrlParser(p: string): boolean {
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    const k = c < 128 ? URL_SPECIAL[c]! : 1;
+    if (k === 0) continue;
+    if (k === 1) return true;
+    if (k === 2 && p.charCodeAt(i - 1) === 0x2f) return true;
+    if (k === 3 && p.charCodeAt(i + 1) === 0x32 && (p.charCodeAt(i + 2) | 0x20) === 0x65) return true;
+  }
+  return false;
+}
+
+function serializeUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url; // the strict parser accepted it; keep it as sent rather than fail the request
+  }
+}
+
+let lastRawHost = "", lastHost = "";
+const hostCache = new Map<string, string>();
+
+/** The Host as the URL serializer writes it (lower case, no default port, canonical IP forms). */
+function normalHost(raw: string): string {
+  if (raw === lastRawHost) return lastHost;
+  let h = hostCache.get(raw);
+  if (h === undefined) {
+    try {
+      h = new URL(`http://${raw}/`).host;
+    } catch {
+      h = raw;
+    }
+    if (hostCache.size >= 256) hostCache.clear(); // bounded: Host values are the client's choice
+    hostCache.set(raw, h);
+  }
+  lastRawHost = raw;
+  lastHost = h;
+  return h;
+}
+
 export class UringRequest {
   /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
   _head: Uint8Array;
@@ -62,10 +112,11 @@ export class UringRequest {
 
   get url(): string {
     if (this.#url !== null) return this.#url;
-    if (this.#absolute) return (this.#url = this.#target);
-    const host = this.#hostStart >= 0 ? latin1(this._head, this.#hostStart, this.#hostEnd) : this.#defaultHost;
+    if (this.#absolute) return (this.#url = serializeUrl(this.#target));
+    const host = this.#hostStart >= 0 ? normalHost(latin1(this._head, this.#hostStart, this.#hostEnd)) : this.#defaultHost;
     const path = this.#target === "*" ? "/*" : this.#target;
-    return (this.#url = `http://${host}${path}`);
+    const url = `http://${host}${path}`;
+    return (this.#url = pathNeedsUrlParser(path) ? serializeUrl(url) : url);
   }
 
   #parseHead(): RequestHead {
@@ -89,6 +140,19 @@ export class UringRequest {
     const h = this.#parseHead();
     const i = h.indexOf(this._head, "if-none-match");
     return i < 0 ? null : h.headerValue(this._head, i);
+  }
+
+  /** @internal Values of several headers (lower-case names) with one parse and no Headers built; null when absent. */
+  _headerValues(names: readonly string[], out: (string | null)[]): void {
+    if (this.#headers) {
+      for (let k = 0; k < names.length; k++) out[k] = this.#headers.get(names[k]!);
+      return;
+    }
+    const h = this.#parseHead();
+    for (let k = 0; k < names.length; k++) {
+      const i = h.indexOf(this._head, names[k]!);
+      out[k] = i < 0 ? null : h.headerValue(this._head, i);
+    }
   }
 
   /** @internal Path of the target (no query), for routing. */

@@ -88,18 +88,20 @@ export function extractBody(res: Response): ExtractedBody {
   if ((res.headers as unknown as { count: number }).count === 0) {
     const p = res.bytes();
     if (Bun.peek.status(p) === "fulfilled") {
-      const bytes = Bun.peek(p) as Uint8Array;
+      const bytes = asBytes(Bun.peek(p) as Uint8Array);
       e.kind = bytes.length === 0 ? BodyKind.None : BodyKind.Bytes;
       e.bytes = bytes;
       e.type = "text/plain;charset=utf-8";
       return e;
     }
+    throwIfRejected(p);
     e.kind = BodyKind.Stream;
-    e.pending = p;
+    e.pending = p.then(asBytes);
     return e;
   }
   const bp = res.blob();
   if (Bun.peek.status(bp) !== "fulfilled") {
+    throwIfRejected(bp);
     e.kind = BodyKind.Stream;
     e.pending = bp.then((b) => b.bytes());
     return e;
@@ -120,6 +122,27 @@ export function extractBody(res: Response): ExtractedBody {
   if (Bun.peek.status(p) === "fulfilled") e.bytes = Bun.peek(p) as Uint8Array;
   else e.pending = p;
   return e;
+}
+
+/**
+ * A body that cannot be read at all (already used: a handler returned the same Response twice)
+ * rejects at once; throw, so the caller answers 500 rather than treat it as a stream that failed
+ * and close the connection without a response.
+ */
+function throwIfRejected(p: Promise<unknown>): void {
+  if (Bun.peek.status(p) === "rejected") {
+    p.catch(() => {});
+    throw Bun.peek(p);
+  }
+}
+
+/**
+ * Bun 1.3.14's Response.bytes() resolves with an ArrayBuffer, not a Uint8Array, when the body is a
+ * ReadableStream that delivered more than one chunk (measured: two enqueued chunks -> ArrayBuffer,
+ * one -> Uint8Array). Without this the length was undefined: no Content-Length, no body sent.
+ */
+function asBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
+  return b instanceof Uint8Array ? b : new Uint8Array(b);
 }
 
 const CRLF = "\r\n";

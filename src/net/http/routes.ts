@@ -142,7 +142,9 @@ export class Router {
       }
     }
     for (const w of this.#wild) {
-      if (path.startsWith(w.prefix) || path === w.prefix.slice(0, -1)) return { entry: w.entry, params: null };
+      // "/files/*" matches "/files/" and below, not "/files": Bun.serve 1.3.14 routes "/files" past
+      // it (to fetch or a shorter wildcard), and a drop-in must route the same.
+      if (path.startsWith(w.prefix)) return { entry: w.entry, params: null };
     }
     return null;
   }

@@ -1,0 +1,273 @@
+// The Request a handler gets is Web-standard and lazy: instanceof Request, url/method/headers,
+// usable with `new Request(req)`, `fetch(req)` and `req.clone()`; it stays lazy (no native
+// Request built) when the handler reads only url, method and a header. And the interop points
+// inside handlers: `await fetch()` to another local server, `setTimeout`, `Bun.file().text()`.
+import { describe, expect, test, beforeAll, afterAll } from "bun:test";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve, type Server } from "../../src/index.ts";
+import { RawHttp, get, sleep } from "../support/http.ts";
+
+/** A plain Bun.serve upstream that echoes what it got. */
+let upstream: ReturnType<typeof Bun.serve>;
+beforeAll(() => {
+  upstream = Bun.serve({
+    port: 0, hostname: "127.0.0.1",
+    async fetch(req) {
+      const body = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
+      return Response.json({ method: req.method, url: req.url, xTest: req.headers.get("x-test"), type: req.headers.get("content-type"), body });
+    },
+  });
+});
+afterAll(() => upstream.stop(true));
+
+/** serve() with `handler`; the handler's result (or its error) is what the test reads. */
+async function withServer<T>(handler: (req: Request, server: Server) => T | Promise<T>, go: (s: Server) => Promise<void>): Promise<T[]> {
+  const results: T[] = [];
+  const s = serve({
+    port: 0, hostname: "127.0.0.1", development: true,
+    async fetch(req, server) {
+      results.push(await handler(req, server));
+      return new Response("ok");
+    },
+  });
+  try {
+    await go(s);
+  } finally {
+    await s.stop(true);
+  }
+  return results;
+}
+
+describe("a Web-standard Request", () => {
+  test("instanceof Request, toStringTag, url, method, headers", async () => {
+    const [r] = await withServer(
+      (req) => ({
+        instance: req instanceof Request,
+        tag: Object.prototype.toString.call(req),
+        url: req.url,
+        method: req.method,
+        headers: [...req.headers],
+        multi: req.headers.get("x-multi"),
+        signal: req.signal instanceof AbortSignal && !req.signal.aborted,
+        params: (req as Request & { params?: unknown }).params,
+      }),
+      async (s) => {
+        const c = await RawHttp.open(s.port);
+        await c.write(`PATCH /p/a?x=1&y=%20 HTTP/1.1\r\nHost: h.example:81\r\nX-Test: v\r\nX-Multi: 1\r\nx-multi: 2\r\nContent-Length: 0\r\n\r\n`);
+        await c.response();
+        c.destroy();
+      },
+    );
+    expect(r!.instance, "got req instanceof Request false, wanted true").toBe(true);
+    expect(r!.tag).toBe("[object Request]");
+    expect(r!.url).toBe("http://h.example:81/p/a?x=1&y=%20");
+    expect(r!.method).toBe("PATCH");
+    expect(r!.multi, `got X-Multi ${r!.multi}, wanted both values joined`).toBe("1, 2");
+    expect(r!.headers).toContainEqual(["x-test", "v"]);
+    expect(r!.headers).toContainEqual(["host", "h.example:81"]);
+    expect(r!.signal).toBe(true);
+    expect(r!.params).toEqual({});
+  });
+
+  test("new Request(req) copies url, method, headers and body", async () => {
+    const [r] = await withServer(
+      async (req) => {
+        const copy = new Request(req);
+        return { url: copy.url, method: copy.method, x: copy.headers.get("x-test"), body: await copy.text() };
+      },
+      async (s) => {
+        await fetch(`${s.url}copy?q=1`, { method: "PUT", body: "payload", headers: { "x-test": "copied" } });
+      },
+    );
+    expect(r).toEqual({ url: `http://127.0.0.1:${new URL(r!.url).port}/copy?q=1`, method: "PUT", x: "copied", body: "payload" });
+  });
+
+  test("new Request(url, req) overrides the url and keeps the rest", async () => {
+    const [r] = await withServer(
+      async (req) => {
+        const res = await fetch(new Request(`http://127.0.0.1:${upstream.port}/via-init`, req));
+        return (await res.json()) as { method: string; url: string; xTest: string; type: string; body: string };
+      },
+      async (s) => {
+        await fetch(`${s.url}x`, { method: "POST", body: "through", headers: { "x-test": "t1", "content-type": "text/x" } });
+      },
+    );
+    // The copied headers include the original Host, which fetch sends and the upstream builds its
+    // url from (the same happens with Bun.serve's own Request): compare the path only.
+    expect({ ...r, url: new URL(r!.url).pathname }).toEqual({ method: "POST", url: "/via-init", xTest: "t1", type: "text/x", body: "through" });
+  });
+
+  test("fetch(req) sends the lazy request to another local server (GET and POST with a body)", async () => {
+    const results = await withServer(
+      async (req) => (await fetch(req)).json(),
+      async (s) => {
+        // Host names the upstream, so req.url points there and fetch(req) goes there.
+        for (const raw of [
+          `GET /proxied?a=1 HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\nX-Test: g\r\n\r\n`,
+          `POST /proxied HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\nX-Test: p\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nbody here`,
+        ]) {
+          const c = await RawHttp.open(s.port);
+          await c.write(raw);
+          const r = await c.response();
+          expect(r.status, `got ${r.status} ${r.body}, wanted 200`).toBe(200);
+          c.destroy();
+        }
+      },
+    );
+    expect(results[0]).toEqual({ method: "GET", url: `http://127.0.0.1:${upstream.port}/proxied?a=1`, xTest: "g", type: null, body: "" });
+    expect(results[1]).toEqual({ method: "POST", url: `http://127.0.0.1:${upstream.port}/proxied`, xTest: "p", type: "text/plain", body: "body here" });
+  });
+
+  test("req.clone(): both the clone and the original read the body", async () => {
+    const [r] = await withServer(
+      async (req) => {
+        const c = req.clone();
+        return { clone: await c.text(), original: await req.text(), cloneInstance: c instanceof Request, url: c.url === req.url };
+      },
+      async (s) => {
+        await fetch(s.url, { method: "POST", body: "twice" });
+      },
+    );
+    expect(r).toEqual({ clone: "twice", original: "twice", cloneInstance: true, url: true });
+  });
+
+  test("bodyUsed, and a second read rejects", async () => {
+    const [r] = await withServer(
+      async (req) => {
+        const before = req.bodyUsed;
+        const first = await req.json();
+        const after = req.bodyUsed;
+        const second = await req.text().then(() => "read again", (e: Error) => e.name);
+        return { before, first, after, second };
+      },
+      async (s) => {
+        await fetch(s.url, { method: "POST", body: JSON.stringify({ k: 1 }) });
+      },
+    );
+    expect(r).toEqual({ before: false, first: { k: 1 }, after: true, second: "TypeError" });
+  });
+
+  test("req.body is a ReadableStream on POST and null on GET", async () => {
+    const results = await withServer(
+      async (req) => ({ isStream: req.body instanceof ReadableStream, isNull: req.body === null }),
+      async (s) => {
+        await fetch(s.url, { method: "POST", body: "x" });
+        await fetch(s.url);
+      },
+    );
+    expect(results).toEqual([{ isStream: true, isNull: false }, { isStream: false, isNull: true }]);
+  });
+});
+
+describe("laziness", () => {
+  test("a Request stays lazy when the handler reads only url, method and one header", async () => {
+    const results = await withServer(
+      (req) => {
+        void req.url;
+        void req.method;
+        void req.headers.get("x-test");
+        return (req as unknown as { _nativeBuilt: boolean })._nativeBuilt;
+      },
+      async (s) => {
+        const c = await RawHttp.open(s.port);
+        await c.write(get("/lazy", "X-Test: 1\r\n"));
+        await c.response();
+        c.destroy();
+      },
+    );
+    expect(results, "got a native Request built for url, method and one header, wanted none").toEqual([false]);
+  });
+
+  test("reading the body whole keeps it lazy too; a rare member builds the native Request", async () => {
+    const results = await withServer(
+      async (req) => {
+        await req.text();
+        const afterText = (req as unknown as { _nativeBuilt: boolean })._nativeBuilt;
+        void req.mode; // rare: answered by a native Request
+        return [afterText, (req as unknown as { _nativeBuilt: boolean })._nativeBuilt];
+      },
+      async (s) => {
+        await fetch(s.url, { method: "POST", body: "x" });
+      },
+    );
+    expect(results, "got [after text(), after req.mode]").toEqual([[false, true]]);
+  });
+});
+
+describe("interop inside handlers", () => {
+  test("await fetch() to another local Bun.serve", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      async fetch() {
+        const r = await fetch(`http://127.0.0.1:${upstream.port}/inner`, { headers: { "x-test": "inner" } });
+        const j = (await r.json()) as { xTest: string };
+        return new Response(`upstream said ${j.xTest}`);
+      },
+    });
+    try {
+      const texts = await Promise.all(Array.from({ length: 20 }, () => fetch(s.url).then((r) => r.text())));
+      expect(new Set(texts), `got ${[...new Set(texts)]}, wanted every answer from the upstream`).toEqual(new Set(["upstream said inner"]));
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  test("setTimeout inside a handler fires on time", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch() {
+        const t0 = performance.now();
+        return new Promise<Response>((res) => setTimeout(() => res(new Response(String(performance.now() - t0))), 30));
+      },
+    });
+    try {
+      const took = Number(await (await fetch(s.url)).text());
+      expect(took, `got setTimeout(30) firing after ${took} ms, wanted 30-80`).toBeGreaterThanOrEqual(29);
+      expect(took).toBeLessThan(80);
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  test("Bun.file().text() inside a handler", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-uring-req-"));
+    const path = join(dir, "data.txt");
+    writeFileSync(path, "from the disk ✓");
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      async fetch() {
+        return new Response(`read: ${await Bun.file(path).text()}`);
+      },
+    });
+    try {
+      expect(await (await fetch(s.url)).text()).toBe("read: from the disk ✓");
+    } finally {
+      await s.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a handler awaiting sleep, fetch and a file in turn, many at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-uring-req-"));
+    const path = join(dir, "n.txt");
+    writeFileSync(path, "7");
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      async fetch(req) {
+        await sleep(5);
+        const up = (await (await fetch(`http://127.0.0.1:${upstream.port}/`)).json()) as { method: string };
+        const n = await Bun.file(path).text();
+        return new Response(`${new URL(req.url).searchParams.get("i")} ${up.method} ${n}`);
+      },
+    });
+    try {
+      const texts = await Promise.all(Array.from({ length: 30 }, (_, i) => fetch(`${s.url}?i=${i}`).then((r) => r.text())));
+      for (let i = 0; i < 30; i++) expect(texts[i], `got ${texts[i]}, wanted "${i} GET 7"`).toBe(`${i} GET 7`);
+    } finally {
+      await s.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
