@@ -11,7 +11,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { HttpError, httpErrorInfo } from "./errors.ts";
 import { RequestBody } from "./body.ts";
 import { UringRequest, type RequestContext } from "./request.ts";
-import { serializeHead, extractBody, bodyForbidden, pipeStream, BodyKind } from "./response.ts";
+import { serializeHead, extractBody, bodyForbidden, pipeStream, wantsStreaming, BodyKind } from "./response.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
 
@@ -65,6 +65,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     else this.#body?.push(b, s, e);
   };
   #paused = false;
+  #streamReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #pausedByBody = false;
   #inProcess = false;
 
@@ -442,6 +443,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const res = slot.res!;
     const status = res.status;
     const forbidden = bodyForbidden(status);
+    if (!forbidden && wantsStreaming(res.headers)) return this.#writeStream(slot, res);
     const e = extractBody(res);
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
@@ -470,6 +472,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       const file = e.blob!;
       const type = e.type;
       work = core.sendFile(this, file, slot.req, { status, statusText, headers, type, keepAlive, versionMinor: minor, isHead: slot.isHead });
+      // Written at once (a small cached file, a 304): finish now, without a promise round trip.
+      if (Bun.peek.status(work) === "fulfilled" && Bun.peek(work) === true) {
+        this.#writing = false;
+        return true;
+      }
     } else {
       const type = e.type;
       work = e.pending!.then(
@@ -498,6 +505,32 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       (err) => {
         core.reportError(err);
         this.#finishStreamed(slot, false);
+      },
+    );
+    return false;
+  }
+
+  /** A body sent as it is produced (server-sent events and the like), chunked with backpressure. */
+  #writeStream(slot: Slot, res: Response): boolean {
+    const conn = this.conn;
+    const chunked = slot.versionMinor === 1;
+    if (!chunked) slot.keepAlive = false; // HTTP/1.0 has no chunked coding: the close ends the body
+    const body = slot.isHead ? null : res.body;
+    if (slot.isHead) res.body?.cancel().catch(() => {});
+    conn.writeLatin1(serializeHead({
+      status: res.status, statusText: res.statusText, headers: res.headers, defaultType: "",
+      length: slot.isHead ? -2 : chunked ? -1 : -3, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+    }));
+    if (!body) {
+      if (chunked && !slot.isHead) conn.writeLatin1("0\r\n\r\n");
+      return true;
+    }
+    this.#writing = true;
+    pipeStream(conn, body, chunked, this.waitDrain, Infinity, (r) => (this.#streamReader = r)).then(
+      (ok) => this.#finishStreamed(slot, ok),
+      (err) => {
+        this.core.reportError(err);
+        this.#finishStreamed(slot, false); // the head is out: a cut connection tells the client
       },
     );
     return false;
@@ -595,6 +628,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   onClose(_c: Connection, _err: Error | null): void {
     const reset = Object.assign(new Error("client disconnected"), { code: "ECONNRESET" });
+    this.#streamReader?.cancel(reset).catch(() => {}); // a producing stream stops with its client
     this.#body?.fail(reset);
     for (const s of this.#queue) {
       if (s.req) {

@@ -18,7 +18,8 @@ export interface HeadOptions {
   headers: Headers | null;
   /** Content-Type to add when the response has none ("" for none). */
   defaultType: string;
-  /** Body length; -1 for chunked; -2 for no body framing at all (1xx, 204, 304). */
+  /** Body length; -1 for chunked; -2 for no body framing at all (1xx, 204, 304); -3 for a body
+   * delimited by closing the connection (a stream to an HTTP/1.0 client, RFC 9112 §6.3 item 8). */
   length: number;
   keepAlive: boolean;
   versionMinor: number;
@@ -154,15 +155,20 @@ export async function pipeStream(
   chunked: boolean,
   waitDrain: () => Promise<void>,
   maxBytes = Infinity,
+  onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void,
 ): Promise<boolean> {
   const reader = stream.getReader();
+  onReader?.(reader as unknown as ReadableStreamDefaultReader<Uint8Array>);
   let sent = 0;
   try {
     for (;;) {
       const r = await reader.read();
       if (r.done) break;
       let chunk = r.value;
-      if (!conn.open) return false;
+      if (!conn.open) {
+        reader.cancel().catch(() => {}); // the client is gone: stop the producer
+        return false;
+      }
       if (!(chunk instanceof Uint8Array)) chunk = typeof chunk === "string" ? Buffer.from(chunk as string) : new Uint8Array(chunk as ArrayBuffer);
       if (chunk.length === 0) continue;
       if (sent + chunk.length > maxBytes) chunk = chunk.subarray(0, maxBytes - sent);
@@ -180,6 +186,27 @@ export async function pipeStream(
     reader.cancel(e).catch(() => {});
     throw e;
   } finally {
+    onReader?.(null);
     reader.releaseLock?.();
   }
+}
+
+/**
+ * Response types that mean "send as produced": server-sent events, NDJSON and JSON sequences,
+ * multipart replace, or X-Accel-Buffering: no (nginx's convention). Such a Response's body is read
+ * as a stream and sent chunked; every other body is taken whole (extractBody), because a Response
+ * does not reveal cheaply whether its body is a stream (reading res.body costs ~1 us for in-memory
+ * bodies, and bytes()/blob() consume a stream before it can be told apart).
+ */
+export function wantsStreaming(headers: Headers): boolean {
+  if ((headers as unknown as { count: number }).count === 0) return false;
+  const ct = headers.get("content-type");
+  if (ct !== null) {
+    const t = ct.trimStart().toLowerCase();
+    if (
+      t.startsWith("text/event-stream") || t.startsWith("application/x-ndjson") || t.startsWith("application/jsonl") ||
+      t.startsWith("application/json-seq") || t.startsWith("application/stream+json") || t.startsWith("multipart/x-mixed-replace")
+    ) return true;
+  }
+  return (headers as unknown as { count: number }).count > 1 && headers.get("x-accel-buffering")?.toLowerCase() === "no";
 }

@@ -1,0 +1,119 @@
+// Responses sent as they are produced: server-sent events, NDJSON, X-Accel-Buffering: no.
+// Other stream bodies are collected whole (a Response does not reveal cheaply that its body is a
+// stream; see wantsStreaming in src/net/http/response.ts).
+import { test, expect, afterAll } from "bun:test";
+import net from "node:net";
+import { serve } from "../../src/index.ts";
+
+const enc = new TextEncoder();
+let cancelled = 0;
+let pulls = 0;
+
+const server = serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch(req) {
+    const path = new URL(req.url).pathname;
+    if (path === "/sse") {
+      let i = 0;
+      let timer: ReturnType<typeof setInterval>;
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          timer = setInterval(() => c.enqueue(enc.encode(`data: ${i++}\n\n`)), 20);
+        },
+        cancel() {
+          clearInterval(timer);
+          cancelled++;
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    }
+    if (path === "/ndjson") {
+      async function* lines() {
+        for (let i = 0; i < 3; i++) {
+          yield `{"n":${i}}\n`;
+          await Bun.sleep(10);
+        }
+      }
+      return new Response(lines() as unknown as BodyInit, { headers: { "content-type": "application/x-ndjson" } });
+    }
+    if (path === "/firehose") {
+      // A producer much faster than the client: pull() must stop being called while the socket is full.
+      const chunk = new Uint8Array(64 * 1024).fill(120);
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulls++;
+          c.enqueue(chunk);
+        },
+      }, { highWaterMark: 1 });
+      return new Response(stream, { headers: { "x-accel-buffering": "no", "content-type": "application/octet-stream" } });
+    }
+    return new Response("ok");
+  },
+});
+afterAll(() => server.stop(true));
+
+function rawRequest(text: string): { socket: net.Socket; data: () => string; closed: Promise<void> } {
+  const socket = net.connect(server.port, "127.0.0.1");
+  let buf = "";
+  socket.on("data", (d) => (buf += d.toString("latin1")));
+  const closed = new Promise<void>((r) => socket.on("close", () => r()));
+  socket.write(text);
+  return { socket, data: () => buf, closed };
+}
+
+test("a server-sent event reaches the client before the stream ends, chunked", async () => {
+  const t0 = performance.now();
+  const res = await fetch(`http://127.0.0.1:${server.port}/sse`);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  const ms = performance.now() - t0;
+  expect(new TextDecoder().decode(first.value), "first event").toBe("data: 0\n\n");
+  expect(res.headers.get("transfer-encoding"), "framing").toBe("chunked");
+  expect(ms, `first event after ${ms.toFixed(0)} ms, wanted well before any end (the stream never ends)`).toBeLessThan(1000);
+  await reader.cancel();
+});
+
+test("the producer is cancelled when the client goes away", async () => {
+  const before = cancelled;
+  const c = rawRequest("GET /sse HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (let i = 0; i < 50 && !c.data().includes("data: 1"); i++) await Bun.sleep(10);
+  c.socket.destroy();
+  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
+  expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
+});
+
+test("an async generator with an NDJSON type streams each line", async () => {
+  const res = await fetch(`http://127.0.0.1:${server.port}/ndjson`);
+  expect(await res.text()).toBe('{"n":0}\n{"n":1}\n{"n":2}\n');
+});
+
+test("HTTP/1.0: no chunked coding; the body ends with the connection", async () => {
+  const c = rawRequest("GET /ndjson HTTP/1.0\r\n\r\n");
+  await c.closed;
+  const text = c.data();
+  expect(text.startsWith("HTTP/1.1 200"), text.slice(0, 40)).toBe(true);
+  expect(/transfer-encoding/i.test(text), "no Transfer-Encoding to a 1.0 client").toBe(false);
+  expect(text.endsWith('{"n":0}\n{"n":1}\n{"n":2}\n'), `got ${JSON.stringify(text.slice(-40))}`).toBe(true);
+});
+
+test("backpressure: a client that does not read stops the producer", async () => {
+  // A client that really never reads (Bun's node:net keeps reading into its own buffer when paused).
+  const py = "import socket,sys,time\ns=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n" +
+    "s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,65536)\ns.sendall(b'GET /firehose HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\ntime.sleep(5)";
+  const client = Bun.spawn(["python3", "-c", py, String(server.port)], { stdout: "ignore", stderr: "inherit" });
+  await Bun.sleep(400);
+  const p1 = pulls;
+  await Bun.sleep(300);
+  const p2 = pulls;
+  const open = server.stats().connections;
+  client.kill();
+  await client.exited;
+  // A few MB fill the socket buffers on both ends; after that pull() must stop.
+  console.log(`firehose: ${p1 * 64} KiB produced before the producer stopped`);
+  // Socket buffers on both ends take a few MiB; without backpressure the queue would reach the
+  // connection's 16 MiB bound and the connection would fail.
+  expect(p1 * 64, `KiB produced while the client did not read: ${p1 * 64}`).toBeLessThan(12 * 1024);
+  expect(open, "the stalled connection is still open (not failed for queueing too much)").toBeGreaterThan(0);
+  expect(p2 - p1, `pulls in the last 300 ms with the client stalled: got ${p2 - p1}, wanted 0`).toBe(0);
+});
