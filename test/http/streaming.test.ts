@@ -35,7 +35,7 @@ const server = serve({
           await Bun.sleep(10);
         }
       }
-      return new Response(lines() as unknown as BodyInit, { headers: { "content-type": "application/x-ndjson" } });
+      return new Response(lines() as unknown as ReadableStream, { headers: { "content-type": "application/x-ndjson" } });
     }
     if (path === "/firehose") {
       // A producer much faster than the client: pull() must stop being called while the socket is full.
