@@ -11,7 +11,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { HttpError, httpErrorInfo } from "./errors.ts";
 import { RequestBody } from "./body.ts";
 import { UringRequest, type RequestContext } from "./request.ts";
-import { serializeHead, extractBody, bodyForbidden, pipeStream, wantsStreaming, BodyKind } from "./response.ts";
+import { serializeHead, extractBody, bodyForbidden, pipeStream, wantsStreaming, headerFields, BodyKind } from "./response.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
 
@@ -443,14 +443,15 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const res = slot.res!;
     const status = res.status;
     const forbidden = bodyForbidden(status);
-    if (!forbidden && wantsStreaming(res.headers)) return this.#writeStream(slot, res);
-    const e = extractBody(res);
+    const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
+    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res);
+    const e = extractBody(res, fields);
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     if (forbidden || e.kind === BodyKind.None) {
       if (e.kind === BodyKind.Stream) e.pending!.catch(() => {});
       conn.writeLatin1(serializeHead({
-        status, statusText: res.statusText, headers: res.headers, defaultType: "",
+        status, statusText: res.statusText, headers: null, fields, defaultType: "",
         length: forbidden ? -2 : 0, keepAlive, versionMinor: minor,
       }));
       return true;
@@ -458,7 +459,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (e.kind === BodyKind.Bytes && e.bytes) {
       const bytes = e.bytes;
       conn.writeLatin1(serializeHead({
-        status, statusText: res.statusText, headers: res.headers, defaultType: e.type,
+        status, statusText: res.statusText, headers: null, fields, defaultType: e.type,
         length: bytes.length, keepAlive, versionMinor: minor,
       }));
       if (!slot.isHead) conn.write(bytes);

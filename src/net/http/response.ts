@@ -23,15 +23,23 @@ export interface HeadOptions {
   length: number;
   keepAlive: boolean;
   versionMinor: number;
+  /** The headers as headerFields() gave them, when the caller has them already (one toJSON per response). */
+  fields?: HeaderFields | null;
+}
+
+export type HeaderFields = Record<string, string | string[]>;
+
+/** A Response's headers as one object (Bun's toJSON: lower-case names, set-cookie as an array), or null when none. */
+export function headerFields(h: Headers): HeaderFields | null {
+  return (h as unknown as { count: number }).count === 0 ? null : (h as unknown as { toJSON(): HeaderFields }).toJSON();
 }
 
 /** The response head as a Latin-1 string (header values are ByteStrings). */
 export function serializeHead(o: HeadOptions): string {
   let head = `HTTP/1.1 ${o.status} ${o.statusText || statusReason(o.status)}\r\n`;
   let hasType = false, hasDate = false;
-  const h = o.headers;
-  if (h !== null && (h as unknown as { count: number }).count !== 0) {
-    const all = (h as unknown as { toJSON(): Record<string, string | string[]> }).toJSON();
+  const all = o.fields !== undefined ? o.fields : o.headers === null ? null : headerFields(o.headers);
+  if (all !== null) {
     for (const name in all) {
       if (HOP_BY_HOP.has(name)) continue;
       const v = all[name]!;
@@ -77,7 +85,7 @@ const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null,
  * has taken the stream: its bytes come when the stream ends. Returns a shared record: copy what
  * you keep.
  */
-export function extractBody(res: Response): ExtractedBody {
+export function extractBody(res: Response, fields: HeaderFields | null = headerFields(res.headers)): ExtractedBody {
   const e = extracted;
   e.bytes = null;
   e.blob = null;
@@ -86,7 +94,7 @@ export function extractBody(res: Response): ExtractedBody {
   e.type = "";
   // No headers means no Bun.file body (those always carry their Content-Type): the cheap bytes()
   // settles at once for every in-memory body (and then Bun's default type is text/plain).
-  if ((res.headers as unknown as { count: number }).count === 0) {
+  if (fields === null) {
     const p = res.bytes();
     if (Bun.peek.status(p) === "fulfilled") {
       const bytes = asBytes(Bun.peek(p) as Uint8Array);
@@ -108,20 +116,21 @@ export function extractBody(res: Response): ExtractedBody {
     return e;
   }
   const blob = Bun.peek(bp) as Blob;
-  e.type = blob.type;
   if (typeof (blob as { name?: unknown }).name === "string" && typeof (blob as { exists?: unknown }).exists === "function") {
     e.kind = BodyKind.File;
     e.blob = blob;
+    e.type = blob.type;
     return e;
   }
-  if (blob.size === 0) {
-    e.kind = BodyKind.None;
-    return e;
-  }
+  // Each Blob getter is a native call: the type is read only when no Content-Type header will be sent.
+  if (fields["content-type"] === undefined) e.type = blob.type;
   e.kind = BodyKind.Bytes;
   const p = blob.bytes();
-  if (Bun.peek.status(p) === "fulfilled") e.bytes = Bun.peek(p) as Uint8Array;
-  else e.pending = p;
+  if (Bun.peek.status(p) === "fulfilled") {
+    const bytes = Bun.peek(p) as Uint8Array;
+    if (bytes.length === 0) e.kind = BodyKind.None;
+    e.bytes = bytes;
+  } else e.pending = p;
   return e;
 }
 
@@ -198,15 +207,16 @@ export async function pipeStream(
  * does not reveal cheaply whether its body is a stream (reading res.body costs ~1 us for in-memory
  * bodies, and bytes()/blob() consume a stream before it can be told apart).
  */
-export function wantsStreaming(headers: Headers): boolean {
-  if ((headers as unknown as { count: number }).count === 0) return false;
-  const ct = headers.get("content-type");
-  if (ct !== null) {
+export function wantsStreaming(fields: HeaderFields | null): boolean {
+  if (fields === null) return false;
+  const ct = fields["content-type"];
+  if (typeof ct === "string") {
     const t = ct.trimStart().toLowerCase();
     if (
       t.startsWith("text/event-stream") || t.startsWith("application/x-ndjson") || t.startsWith("application/jsonl") ||
       t.startsWith("application/json-seq") || t.startsWith("application/stream+json") || t.startsWith("multipart/x-mixed-replace")
     ) return true;
   }
-  return (headers as unknown as { count: number }).count > 1 && headers.get("x-accel-buffering")?.toLowerCase() === "no";
+  const xab = fields["x-accel-buffering"];
+  return typeof xab === "string" && xab.toLowerCase() === "no";
 }
