@@ -12,4 +12,4 @@ export {
   type ClusterOptions, type ClusterWorker, type ClusterServerStats,
 } from "./net/cluster.ts";
 export { serveStatic, type ServeStaticOptions, type StaticHandler } from "./net/static.ts";
-export { fileServerStats, clearFileCache } from "./net/http/files.ts";
+export { fileServerStats, clearFileCache, configureFileServer, type FileServerOptions } from "./net/http/files.ts";

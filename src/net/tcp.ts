@@ -83,6 +83,7 @@ export class Connection implements Completer {
   #recvOp = 0;
   #sendOp = 0;
   #closeOp = 0;
+  #shutOp = 0;
   #closeError: Error | null = null;
   // Outgoing segments in order: pointer, length, and what keeps their memory alive (a Chunk the
   // pool gets back, or the caller's typed array). A small ring that grows when needed.
@@ -461,11 +462,14 @@ export class Connection implements Completer {
     const r = this.reactor;
     const w = r.prepare(this, TAG_SHUTDOWN, IORING_OP_SHUTDOWN);
     sqe.prepShutdown(r.ring.sqe, w, this.fd, SHUT_WR);
+    this.#shutOp = r.lastOp;
     this.deadline = performance.now() + LINGER_MS;
     this.startReading();
   }
 
   #onShutdown(res: number): void {
+    this.#shutOp = 0;
+    if (this.state & CLOSING && this.#closeOp === 0) return this.#submitClose(); // close() waited for us
     if (res < 0 && this.open) this.close();
   }
 
@@ -474,6 +478,16 @@ export class Connection implements Completer {
     if (this.state & (CLOSING | CLOSED)) return;
     this.state |= CLOSING;
     this.#closeError = error;
+    // IORING_OP_SHUTDOWN always runs in io-wq and looks the fd up only there: a CLOSE that ran first
+    // (the peer's FIN came while it waited) freed the fd number, and the SHUTDOWN then shut down
+    // whatever socket got that number next (another client's, an outgoing one). Found by the
+    // differential fuzzer (test/fuzz): fresh connections got EPIPE on their first write, about 1 in
+    // 1000 under load. So the CLOSE waits for the SHUTDOWN's completion (#onShutdown submits it).
+    if (this.#shutOp) return;
+    this.#submitClose();
+  }
+
+  #submitClose(): void {
     const r = this.reactor;
     // Cancel every op on the fd, then close it; hard-linked so the close runs whatever the cancel found.
     const cw = r.prepareUntracked();

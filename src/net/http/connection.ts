@@ -407,7 +407,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   #finish(slot: Slot): void {
     const q = this.#queue;
-    if (q[0] === slot) q.shift();
+    // A response still being written when the connection closed: onClose already dropped (and
+    // uncounted) its slot. Counting it again drove pendingRequests negative (found by the soak:
+    // clients that abort a file download).
+    if (q[0] !== slot) return;
+    q.shift();
     if (slot.req) this.core.pendingRequests--;
     if (!slot.keepAlive) {
       this.#stopParsing = true;

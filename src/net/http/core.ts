@@ -170,9 +170,10 @@ export class ServerCore {
 
 /** Files sent with Bun's own reader (used until the io_uring file path takes over, and as its fallback). */
 export async function sendFileByStream(hc: HttpConnection, file: Blob, _req: UringRequest | null, o: FileResponseOptions): Promise<boolean> {
-  const f = file as Blob & { exists(): Promise<boolean> };
+  const f = file as Blob & { exists(): Promise<boolean>; name?: string };
   const conn = hc.conn;
-  if (!(await f.exists())) {
+  // By name: a sliced Bun.file's exists() is false in Bun 1.3.14 even when the file is there.
+  if (!(await (typeof f.name === "string" ? Bun.file(f.name).exists() : f.exists()))) {
     if (!conn.open) return false;
     conn.writeLatin1(serializeHead({ status: 404, statusText: "", headers: null, defaultType: "text/plain;charset=utf-8", length: 10, keepAlive: o.keepAlive, versionMinor: o.versionMinor }));
     if (!o.isHead) conn.writeLatin1("Not Found\n");

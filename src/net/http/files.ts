@@ -33,12 +33,13 @@ import {
   IORING_OP_OPENAT, IORING_OP_OPENAT2, IORING_OP_STATX, IORING_OP_READ, IORING_OP_CLOSE, IORING_OP_LINK_TIMEOUT,
   IOSQE_FIXED_FILE, AT_FDCWD, O_RDONLY, STATX_BASIC_STATS, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
 } from "../../ffi/constants.ts";
-import { ENOENT, ENOTDIR, ELOOP, EXDEV, EACCES, EPERM, ECANCELED, EINTR, EISDIR } from "../../ffi/errno.ts";
+import { ENOENT, ENOTDIR, ELOOP, EXDEV, EACCES, EPERM, ECANCELED, EINTR, EISDIR, EIO } from "../../ffi/errno.ts";
 import type { Connection, SendHold } from "../tcp.ts";
 import type { HttpConnection } from "./connection.ts";
 import type { UringRequest } from "./request.ts";
 import { sendFileByStream, type FileResponseOptions } from "./core.ts";
 import { serializeHead } from "./response.ts";
+import { httpDate } from "./date.ts";
 
 /** Bytes per READ and per read buffer. */
 export const READ_BLOCK = 64 * 1024;
@@ -53,11 +54,13 @@ export const REVALIDATE_MS = 1000;
 /** A cached entry unused this long is closed by the sweep (a deleted file is not held open for ever). */
 export const CACHE_IDLE_MS = 20_000;
 /**
- * A cached file this small also keeps its bytes (a JS copy, taken from its first whole READ), so a
- * hot small file is answered with no READ at all; the copy lives and dies with the entry's stat
- * (re-validated every REVALIDATE_MS). Bound: CACHE_ENTRIES x SMALL_FILE_MAX = 4 MiB.
+ * A cached file this small also keeps its bytes (a copy taken from its first whole READ), so a hot
+ * small file is answered with no READ at all (head and bytes in one SEND; at 64 KiB the bytes go
+ * out zero-copy, tcp.ts). The copy lives and dies with the entry's stat, re-validated every
+ * REVALIDATE_MS. Bound: SMALL_CACHE_BYTES in all.
  */
-export const SMALL_FILE_MAX = 16 * 1024;
+export const SMALL_FILE_MAX = 64 * 1024;
+export const SMALL_CACHE_BYTES = 16 * 1024 * 1024;
 /** LINK_TIMEOUT on each OPENAT and READ: a hung file system fails the request instead of holding it. */
 export const FILE_OP_TIMEOUT_MS = 10_000;
 
@@ -251,7 +254,15 @@ export class FileEntry implements Completer {
   /** Content-Type for serveStatic responses (from Bun's table, by extension). */
   type = "";
   /** The whole file, for a cached file of at most SMALL_FILE_MAX bytes (see there). */
-  bytes: Uint8Array | null = null;
+  #bytes: Uint8Array | null = null;
+  get bytes(): Uint8Array | null {
+    return this.#bytes;
+  }
+  set bytes(b: Uint8Array | null) {
+    if (this.#bytes !== null) this.fs.bytesCached -= this.#bytes.length;
+    if (b !== null) this.fs.bytesCached += b.length;
+    this.#bytes = b;
+  }
 
   constructor(fs: FileServer, t: OpenTarget, meta: Meta, slot: number, cached: boolean) {
     this.fs = fs;
@@ -336,7 +347,7 @@ export class FileEntry implements Completer {
     }
     if (statRes < 0 || !this.#readStat()) {
       this.#closeSlot();
-      this.error = statRes < 0 ? statRes : -EACCES;
+      this.error = statRes < 0 ? statRes : -EIO; // a statx without type, size, mtime or inode
       return this.#kill();
     }
     // Directories and other non-regular files keep their stat only (serveStatic's index lookup).
@@ -437,6 +448,20 @@ export class FileEntry implements Completer {
     this.fs.disposed();
   }
 
+  #headType = "";
+  #headDate = "";
+  #head = "";
+  /** The head of a plain 200 for the whole file (keep-alive, HTTP/1.1), rebuilt when the Date second or the type changes. */
+  head(type: string): string {
+    const date = httpDate();
+    if (date !== this.#headDate || type !== this.#headType) {
+      this.#headDate = date;
+      this.#headType = type;
+      this.#head = `HTTP/1.1 200 OK\r\n${type === "" ? "" : `content-type: ${type}\r\n`}Date: ${date}\r\nContent-Length: ${this.size}\r\n${this.validators}\r\n`;
+    }
+    return this.#head;
+  }
+
   /** Mark the cached stat as not to be trusted: the next response re-validates it first. */
   invalidate(): void {
     this.validatedAt = -Infinity;
@@ -452,6 +477,10 @@ export class FileServer {
   readonly metas: MetaPool;
   readonly cacheLimit: number;
   readonly hasOpenat2: boolean;
+  readonly smallFileMax: number;
+  readonly smallCacheBytes: number;
+  /** Bytes of small files held by cache entries (bound: smallCacheBytes). */
+  bytesCached = 0;
   /** LRU: Map order is use order (oldest first). */
   readonly cache = new Map<string, FileEntry>();
   /** Private (uncached) entries alive: responses that found the cache full of busy entries. */
@@ -460,12 +489,15 @@ export class FileServer {
   readonly stats = { hits: 0, misses: 0, revalidations: 0, evictions: 0, uncached: 0, restarts: 0 };
   #sweep: ReturnType<typeof setInterval> | null = null;
 
-  constructor(reactor: Reactor, o: { maxBlocks?: number; cacheEntries?: number } = {}) {
+  constructor(reactor: Reactor, o: FileServerOptions = {}) {
     this.reactor = reactor;
     this.slots = fileSlots(reactor);
-    this.blocks = new BlockPool(o.maxBlocks ?? DEFAULT_MAX_BLOCKS);
+    this.blocks = new BlockPool(Math.max(BLOCKS_PER_SLAB, o.maxReadBuffers ?? DEFAULT_MAX_BLOCKS));
     this.metas = new MetaPool(this.slots.capacity + METAS_PER_SLAB);
-    this.cacheLimit = o.cacheEntries ?? CACHE_ENTRIES;
+    // 0: every response opens its own descriptor (a private entry, closed after it).
+    this.cacheLimit = Math.max(0, o.cacheEntries ?? CACHE_ENTRIES);
+    this.smallFileMax = Math.max(0, o.smallFileMax ?? SMALL_FILE_MAX);
+    this.smallCacheBytes = Math.max(0, o.smallCacheBytes ?? SMALL_CACHE_BYTES);
     this.hasOpenat2 = reactor.ring.supportedOps.has(IORING_OP_OPENAT2);
   }
 
@@ -578,7 +610,26 @@ export class FileServer {
   }
 }
 
+/** Knobs of a reactor's file server (configureFileServer), each with its default bound. */
+export interface FileServerOptions {
+  /** Open descriptors + stats kept (LRU). Default CACHE_ENTRIES (256); 0: open per response. */
+  cacheEntries?: number;
+  /** 64 KiB read buffers across all responses. Default DEFAULT_MAX_BLOCKS (1024: 64 MiB). */
+  maxReadBuffers?: number;
+  /** Cached files up to this size keep their bytes. Default SMALL_FILE_MAX (64 KiB); 0: never. */
+  smallFileMax?: number;
+  /** Bound on those bytes in all. Default SMALL_CACHE_BYTES (16 MiB). */
+  smallCacheBytes?: number;
+}
+
 const servers = new WeakMap<Reactor, FileServer | null>();
+const pendingOptions = new WeakMap<Reactor, FileServerOptions>();
+
+/** Set the file server's bounds for `reactor` (before its first file response). */
+export function configureFileServer(reactor: Reactor, o: FileServerOptions): void {
+  if (servers.get(reactor)) throw new Error("configureFileServer: this reactor already serves files; configure it before the first file response");
+  pendingOptions.set(reactor, o);
+}
 
 /** The reactor's file server, or null when its kernel lacks an opcode (Bun's reader is used then). */
 export function fileServer(reactor: Reactor): FileServer | null {
@@ -588,7 +639,7 @@ export function fileServer(reactor: Reactor): FileServer | null {
   fs = null;
   if ([IORING_OP_OPENAT, IORING_OP_STATX, IORING_OP_READ, IORING_OP_CLOSE, IORING_OP_LINK_TIMEOUT].every((op) => ops.has(op))) {
     try {
-      fs = new FileServer(reactor);
+      fs = new FileServer(reactor, pendingOptions.get(reactor));
     } catch {
       fs = null; // e.g. the file table cannot be registered: fall back
     }
@@ -604,6 +655,7 @@ export function fileServerStats(reactor: Reactor) {
   return {
     ...fs.stats,
     cachedEntries: fs.cache.size,
+    bytesCached: fs.bytesCached,
     cachedSlots: fs.cachedSlots,
     slotsInUse: fs.slots.inUse,
     privateEntries: fs.privateEntries,
@@ -649,20 +701,31 @@ export interface StaticTarget {
 /** Requests that serveStatic answered: their Bun.file is opened beneath the root. */
 export const staticTargets = new WeakMap<object, StaticTarget>();
 
-// BunFile.slice() keeps the name; a slice must be sent by Bun's reader (it knows the offsets).
+// A sliced BunFile (file.slice(a, b)) keeps its name, and the Blob a handler's Response hands on
+// (res.blob()) is a new object whose offset is not visible (its size is, but for a whole file
+// that costs a stat syscall). So slice() records the names it slices, and a Bun.file of such a
+// name is sent by Bun's reader, which knows the offsets. Bound: SLICED_NAMES_MAX names; past it
+// every Bun.file is sent by Bun's reader (an app slicing that many files).
+const SLICED_NAMES_MAX = 100_000;
 const bunFileProto = Object.getPrototypeOf(Bun.file("/")) as { slice: (...a: unknown[]) => Blob };
-const slices = new WeakSet<object>();
+const slicedNames = new Set<string>();
+let slicedOverflow = false;
 {
   const slice = bunFileProto.slice;
   bunFileProto.slice = function (this: Blob, ...args: unknown[]) {
-    const s = slice.apply(this, args);
-    slices.add(s);
-    return s;
+    const name = (this as unknown as { name?: unknown }).name;
+    if (typeof name === "string" && !slicedOverflow) {
+      slicedNames.add(name);
+      if (slicedNames.size > SLICED_NAMES_MAX) slicedOverflow = true;
+    }
+    return slice.apply(this, args);
   };
 }
 
 function isWholeBunFile(file: Blob): file is Blob & { name: string } {
-  return Object.getPrototypeOf(file) === bunFileProto && typeof (file as { name?: unknown }).name === "string" && !slices.has(file);
+  if (Object.getPrototypeOf(file) !== bunFileProto) return false;
+  const name = (file as { name?: unknown }).name;
+  return typeof name === "string" && !slicedOverflow && (slicedNames.size === 0 || !slicedNames.has(name));
 }
 
 /** ServerCore.sendFile's default: the io_uring path, Bun's reader where it cannot be used. */
@@ -678,17 +741,33 @@ export function sendFileUring(hc: HttpConnection, file: Blob, req: UringRequest 
   }
   if (target === undefined && (name.length === 0 || name.includes("\0"))) return sendFileByStream(hc, file, req, o);
   if (target !== undefined && !fs.hasOpenat2) target = { ...target, resolve: 0 };
-  const t = new FileTransfer(fs, hc, req, o, target ?? null, name);
-  return t.promise;
+  return new FileTransfer(fs, hc, req, o, target ?? null, name).result();
 }
+
+// Settled answers shared by responses written at once (connection.ts checks with Bun.peek).
+const SENT = Promise.resolve(true);
+const CUT = Promise.resolve(false);
 
 const HEADER_NAMES = ["range", "if-none-match", "if-modified-since", "if-range"] as const;
 const headerValues: (string | null)[] = [null, null, null, null];
+
+/** Whether a raw head may hold Range or If-* (a header line starting with r or i): else no parse. */
+function mayHaveFileHeaders(head: Uint8Array): boolean {
+  for (let i = 0, n = head.length - 1; i < n; i++) {
+    if (head[i] === 10) {
+      const c = head[i + 1]! | 0x20;
+      if (c === 0x72 || c === 0x69) return true;
+    }
+  }
+  return false;
+}
 
 /** Read request headers from a UringRequest without building its Headers. */
 function requestHeaders(req: UringRequest | null): void {
   headerValues[0] = headerValues[1] = headerValues[2] = headerValues[3] = null;
   if (!req) return;
+  const raw = (req as { _head?: Uint8Array })._head;
+  if (raw instanceof Uint8Array && !mayHaveFileHeaders(raw)) return;
   const r = req as unknown as { _headerValues?: (names: readonly string[], out: (string | null)[]) => void; headers: Headers };
   if (typeof r._headerValues === "function") r._headerValues(HEADER_NAMES, headerValues);
   else for (let i = 0; i < 4; i++) headerValues[i] = r.headers.get(HEADER_NAMES[i]!);
@@ -757,6 +836,10 @@ export function statusOfErrno(res: number): number {
 }
 
 const MAX_RESTARTS = 3;
+
+function opsLeft(r: Reactor, n: number): boolean {
+  return r.ops.capacity - r.ops.live >= n;
+}
 const STATUS_TEXT: Record<number, string> = { 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable" };
 
 export class FileTransfer implements Completer {
@@ -764,9 +847,12 @@ export class FileTransfer implements Completer {
   readonly hc: HttpConnection;
   readonly conn: Connection;
   readonly o: FileResponseOptions;
-  readonly promise: Promise<boolean>;
   readonly #static: StaticTarget | null;
-  #resolve!: (ok: boolean) => void;
+  #promise: Promise<boolean> | null = null;
+  #resolve: ((ok: boolean) => void) | null = null;
+  #ok = false;
+  /** The head is the entry's cached one (200, whole file, only a Content-Type from the handler). */
+  #plainType: string | null = null;
   #target: OpenTarget;
   #type: string;
   #entry: FileEntry | null = null;
@@ -800,7 +886,6 @@ export class FileTransfer implements Completer {
     this.o = o;
     this.#static = st;
     this.#type = o.type;
-    this.promise = new Promise<boolean>((r) => (this.#resolve = r));
     fs.activeTransfers++;
     const method = req ? req.method : "GET";
     this.#isGet = method === "GET" || method === "HEAD";
@@ -819,11 +904,19 @@ export class FileTransfer implements Completer {
     this.#begin();
   }
 
+  /** What ServerCore.sendFile returns: settled already when the response was written at once. */
+  result(): Promise<boolean> {
+    if (this.#finished) return this.#ok ? SENT : CUT;
+    return (this.#promise ??= new Promise<boolean>((r) => (this.#resolve = r)));
+  }
+
   // ---- finding the open file --------------------------------------------------------------
 
   #begin(): void {
     if (!this.conn.open) return this.#finish(false);
     const fs = this.fs;
+    // A chain half prepared when op slots run out would link the next SQE to it: check first.
+    if (!opsLeft(fs.reactor, 8)) return this.#error(503, "Service Unavailable");
     const e = fs.lookup(this.#target);
     if (e) return this.#bind(e);
     if (e === null) {
@@ -939,7 +1032,11 @@ export class FileTransfer implements Completer {
   #decide(e: FileEntry): void {
     const o = this.o;
     let userValidators = false;
-    if ((o.headers as unknown as { count: number }).count !== 0) {
+    const count = (o.headers as unknown as { count: number }).count;
+    // The usual Response(Bun.file): its only header is the Content-Type Bun gave it.
+    if (count === 0) this.#plainType = this.#type;
+    else if (count === 1 && !this.#triedIndex) this.#plainType = o.headers.get("content-type");
+    if (this.#plainType === null && count !== 0) {
       userValidators = o.headers.has("etag") || o.headers.has("last-modified");
     }
     this.#extra = userValidators ? "Accept-Ranges: bytes\r\n" : e.validators;
@@ -977,7 +1074,7 @@ export class FileTransfer implements Completer {
       return this.#done();
     }
     this.#next = this.#start;
-    if (e.bytes !== null && !process.env.NOSMALL) {
+    if (e.bytes !== null) {
       // A small hot file: head and bytes copied into the connection's queue, one SEND, no READ.
       this.#writeHead(this.#status, this.#end - this.#start, this.#extra);
       this.conn.write(this.#start === 0 && this.#end === e.size ? e.bytes : e.bytes.subarray(this.#start, this.#end));
@@ -1019,7 +1116,7 @@ export class FileTransfer implements Completer {
   #fill(): void {
     // Before the head is out, one READ at a time: its length is checked against the stat first.
     const limit = this.#headWritten ? MAX_BLOCKS_PER_TRANSFER : 1;
-    while (this.#next < this.#end && this.#held < limit && !this.#waitingBlock) {
+    while (this.#next < this.#end && this.#held < limit && !this.#waitingBlock && !this.#finished) {
       const b = this.fs.blocks.take();
       if (!b) {
         if (this.#held === 0) {
@@ -1046,6 +1143,11 @@ export class FileTransfer implements Completer {
 
   #read(b: Block): void {
     const e = this.#entry!;
+    if (!opsLeft(this.fs.reactor, 2)) {
+      // Every op slot is in flight: this response can't go on (prepare() would throw in a callback).
+      this.fs.blocks.give(b);
+      return this.#finish(false);
+    }
     const want = Math.min(READ_BLOCK, this.#end - this.#next);
     // Ask for a whole block when the body runs to the end of the file: more than expected means
     // the file grew since its stat, fewer that it shrank (both caught before the head is written).
@@ -1060,6 +1162,7 @@ export class FileTransfer implements Completer {
     this.#held++;
     this.#reads++;
     const r = this.fs.reactor;
+    r.reserveSqes(2); // READ and its LINK_TIMEOUT in one submission (a split link loses the deadline)
     const w = r.prepare(this, b.id, IORING_OP_READ);
     sqe.prepRead(r.ring.sqe, w, e.slot, b.ptr, ask, b.off);
     sqe.setSqeFlags(r.ring.sqe, w, IOSQE_FIXED_FILE);
@@ -1111,7 +1214,8 @@ export class FileTransfer implements Completer {
         if (!this.#headWritten) return this.#openFailed(res);
         return this.#finish(false); // can't frame the rest: the connection ends
       }
-      if (b.off === 0 && res === e.size && res <= SMALL_FILE_MAX && e.cached && e.state === READY && e.bytes === null) {
+      const fs = this.fs;
+      if (b.off === 0 && res === e.size && res <= fs.smallFileMax && e.cached && e.state === READY && e.bytes === null && fs.bytesCached + res <= fs.smallCacheBytes) {
         e.bytes = b.u8.slice(0, res);
       }
       if (!this.#headWritten) this.#writeHead(this.#status, this.#end - this.#start, this.#extra);
@@ -1152,6 +1256,14 @@ export class FileTransfer implements Completer {
 
   #writeHead(status: number, length: number, extra: string): void {
     const o = this.o;
+    const e = this.#entry;
+    if (status === 200 && this.#plainType !== null && e !== null && length === e.size && o.keepAlive && o.versionMinor === 1 && extra === e.validators) {
+      this.#headWritten = true;
+      this.#sentStatus = 200;
+      this.#bodyBytes = o.isHead ? 0 : length;
+      this.conn.writeLatin1(e.head(this.#plainType));
+      return;
+    }
     let headers = o.headers;
     if (this.#triedIndex && headers.has("content-type")) {
       // The handler's Response typed the directory's path (Bun gives a Bun.file Response a
@@ -1230,7 +1342,8 @@ export class FileTransfer implements Completer {
       }
     }
     this.#maybeRelease();
-    this.#resolve(ok);
+    this.#ok = ok;
+    this.#resolve?.(ok);
     const cb = this.#static?.onResponse;
     if (cb) {
       try {
