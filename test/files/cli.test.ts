@@ -84,3 +84,38 @@ describe("bun-uring [dir]", () => {
     expect(readFileSync(BIN, "utf8").startsWith("#!/usr/bin/env bun\n")).toBe(true);
   });
 });
+
+describe("bun-uring [dir] --workers N", () => {
+  test("two workers share the port; SIGINT to the primary stops them all and exits 0", async () => {
+    // A fixed port is required with workers: take a free one, then hand it over.
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const { p, url, out } = await start([tree.dir, "--port", String(port), "--host", "127.0.0.1", "--workers", "2"]);
+    expect(out()).toContain("with 2 workers");
+    let ok = 0;
+    for (let i = 0; i < 40; i++) {
+      try {
+        const res = await fetch(url, { headers: { connection: "close" } });
+        if ((await res.text()) === "<p>cli</p>\n") ok++;
+      } catch {}
+      if (ok >= 20) break;
+      await Bun.sleep(25);
+    }
+    expect(ok, `answers from the workers: got ${ok}, wanted 20`).toBe(20);
+    p.kill("SIGINT");
+    const code = await p.exited;
+    expect(code, `primary's exit code after SIGINT: got ${code}, wanted 0`).toBe(0);
+    // The workers are gone too: the port refuses connections.
+    let refused = false;
+    for (let i = 0; i < 40 && !refused; i++) {
+      try {
+        await fetch(url);
+        await Bun.sleep(50);
+      } catch {
+        refused = true;
+      }
+    }
+    expect(refused, "the port still answers after the primary exited").toBe(true);
+  }, 30_000);
+});
