@@ -61,6 +61,9 @@ export interface ConnectionHandler {
   onClose(c: Connection, error: Error | null): void;
 }
 
+const NO_SEGS = new Float64Array(0);
+const NO_HOLDS: never[] = [];
+
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
   FLUSH_QUEUED = 128, PAUSED = 256;
@@ -87,9 +90,10 @@ export class Connection implements Completer {
   #closeError: Error | null = null;
   // Outgoing segments in order: pointer, length, and what keeps their memory alive (a Chunk the
   // pool gets back, or the caller's typed array). A small ring that grows when needed.
-  #segPtr = new Float64Array(4);
-  #segLen = new Float64Array(4);
-  #segHold: (Chunk | Uint8Array | SendHold | null)[] = [null, null, null, null];
+  // Empty (shared, never written) until the first write: a connection that never sends holds none.
+  #segPtr = NO_SEGS;
+  #segLen = NO_SEGS;
+  #segHold: (Chunk | Uint8Array | SendHold | null)[] = NO_HOLDS;
   #segHead = 0;
   #segCount = 0;
   #inflight = 0; // bytes in the SEND in flight
@@ -216,7 +220,7 @@ export class Connection implements Completer {
   }
 
   #growSegs(): void {
-    const n = this.#segPtr.length, m = n * 2;
+    const n = this.#segPtr.length, m = n === 0 ? 4 : n * 2;
     const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | SendHold | null)[] = new Array(m).fill(null);
     for (let k = 0; k < n; k++) {
       const i = (this.#segHead + k) & (n - 1);

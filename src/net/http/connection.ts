@@ -59,11 +59,15 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #discarding = 0;
   #decoder: ChunkedDecoder | null = null;
   #headStartedAt = 0;
-  #drainWaiters: (() => void)[] = [];
-  readonly #onChunk = (b: Uint8Array, s: number, e: number) => {
-    if (this.#discarding) this.#discarding += e - s;
-    else this.#body?.push(b, s, e);
-  };
+  // Made on first use: most connections never stream a body out or read a chunked one in.
+  #drainWaiters: (() => void)[] | null = null;
+  #onChunkFn: ((b: Uint8Array, s: number, e: number) => void) | null = null;
+  get #onChunk(): (b: Uint8Array, s: number, e: number) => void {
+    return (this.#onChunkFn ??= (b, s, e) => {
+      if (this.#discarding) this.#discarding += e - s;
+      else this.#body?.push(b, s, e);
+    });
+  }
   #paused = false;
   #streamReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #pausedByBody = false;
@@ -582,15 +586,18 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   /** Resolves when queued bytes are back under the high-water mark (streaming backpressure). */
-  waitDrain = (): Promise<void> => {
-    if (!this.conn.open) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  };
+  get waitDrain(): () => Promise<void> {
+    return (this.#waitDrainFn ??= () => {
+      if (!this.conn.open) return Promise.resolve();
+      return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
+    });
+  }
+  #waitDrainFn: (() => Promise<void>) | null = null;
 
   onDrain(): void {
     const w = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const f of w) f();
+    this.#drainWaiters = null;
+    if (w) for (const f of w) f();
     if (this.#paused && !this.#pausedByBody && this.conn.open && !this.#blocked()) this.#resume();
   }
 
