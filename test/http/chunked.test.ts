@@ -3,17 +3,8 @@ import { ChunkedDecoder } from "../../src/net/http/chunked.ts";
 import { HttpError, httpErrorInfo, httpErrorName } from "../../src/net/http/errors.ts";
 import { RequestHead, parseRequestHead } from "../../src/net/http/parser.ts";
 import { chunkedCases } from "./cases/chunked.ts";
-import type { ChunkedCase } from "./cases/types.ts";
+import { bytesOf, type ChunkedCase } from "./cases/types.ts";
 
-function bytesOf(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) throw new Error(`non-latin1 char ${c} in test data`);
-    b[i] = c;
-  }
-  return b;
-}
 
 function fmt(r: number): string {
   return r >= 0 ? `consumed ${r}` : `error ${httpErrorName(r)} (${httpErrorInfo(r).status})`;

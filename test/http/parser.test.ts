@@ -15,7 +15,7 @@ import { framingCases } from "./cases/framing.ts";
 import { hostCases } from "./cases/host.ts";
 import { limitCases } from "./cases/limits.ts";
 import { requestLineCases } from "./cases/request-line.ts";
-import type { AcceptCase, HeadCase, HeadExpect, RejectCase } from "./cases/types.ts";
+import { bytesOf, type AcceptCase, type HeadCase, type HeadExpect, type RejectCase } from "./cases/types.ts";
 
 const groups: [string, HeadCase[]][] = [
   ["request line", requestLineCases],
@@ -27,16 +27,6 @@ const groups: [string, HeadCase[]][] = [
 ];
 const allCases = groups.flatMap(([, cs]) => cs);
 
-/** latin1 string -> bytes (every char must be < 0x100). */
-function bytesOf(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) throw new Error(`non-latin1 char ${c} in test data`);
-    b[i] = c;
-  }
-  return b;
-}
 
 function limitsOf(c: HeadCase): ParserLimits {
   return { ...DEFAULT_LIMITS, ...c.limits };

@@ -3,17 +3,8 @@
 // Content-Length / chunked / no-body rules, so a wrong length shows up as a garbled next response.
 import { connect, type Socket } from "node:net";
 
-export const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
-
-/** Wait on Bun's loop until `cond` or `ms`; returns whether cond became true. */
-export async function waitFor(cond: () => boolean, ms: number, step = 2): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) return false;
-    await sleep(step);
-  }
-  return true;
-}
+import { sleep, waitFor } from "./uring.ts";
+export { sleep, waitFor } from "./uring.ts";
 
 export interface RawResponse {
   version: string;

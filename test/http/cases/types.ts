@@ -50,3 +50,14 @@ export interface ChunkedCase {
 /** "GET / HTTP/1.1\r\nHost: a\r\n" + extra + "\r\n" */
 export const get11 = (extra = ""): string => `GET / HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
 export const post11 = (extra = ""): string => `POST / HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
+
+/** latin1 string -> bytes (every char must be < 0x100): raw HTTP test data. */
+export function bytesOf(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) throw new Error(`non-latin1 char ${c} in test data`);
+    b[i] = c;
+  }
+  return b;
+}
