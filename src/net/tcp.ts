@@ -124,7 +124,8 @@ export class Connection implements Completer {
 
   /** The peer's address (getpeername, once, on first use). */
   get remoteAddress(): SocketAddress | null {
-    if (this.#peer === undefined) this.#peer = this.state & CLOSED ? null : peerAddress(this.fd);
+    // Once the CLOSE is submitted the fd number may already name another socket: no lookup then.
+    if (this.#peer === undefined) this.#peer = this.state & (CLOSING | CLOSED) ? null : peerAddress(this.fd);
     return this.#peer;
   }
 

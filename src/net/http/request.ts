@@ -158,9 +158,15 @@ export class UringRequest {
   /** @internal Path of the target (no query), for routing. */
   get _path(): string {
     let t = this.#target;
-    if (this.#absolute) {
-      const slash = t.indexOf("/", t.indexOf("//") + 2);
-      t = slash < 0 ? "/" : t.slice(slash);
+    // Routes see the path the handler would see in new URL(req.url).pathname: dot segments
+    // resolved, a fragment dropped (a route must not be skipped for "/a#x", nor matched by
+    // "/b/../a"). The URL parser runs only when the target has a byte it would change.
+    if (this.#absolute || pathNeedsUrlParser(t)) {
+      const u = this.url;
+      const slash = u.indexOf("/", u.indexOf("//") + 2);
+      t = slash < 0 ? "/" : u.slice(slash);
+      const h = t.indexOf("#");
+      if (h >= 0) t = t.slice(0, h);
     }
     const q = t.indexOf("?");
     return q < 0 ? t : t.slice(0, q);
