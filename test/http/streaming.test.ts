@@ -97,7 +97,7 @@ test("HTTP/1.0: no chunked coding; the body ends with the connection", async () 
   expect(text.endsWith('{"n":0}\n{"n":1}\n{"n":2}\n'), `got ${JSON.stringify(text.slice(-40))}`).toBe(true);
 });
 
-test("backpressure: a client that does not read stops the producer", async () => {
+test.skipIf(!Bun.which("python3"))("backpressure: a client that does not read stops the producer (a python3 client that never reads)", async () => {
   // A client that really never reads (Bun's node:net keeps reading into its own buffer when paused).
   const py = "import socket,sys,time\ns=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n" +
     "s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,65536)\ns.sendall(b'GET /firehose HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\ntime.sleep(5)";
