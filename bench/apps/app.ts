@@ -7,43 +7,20 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
+import { choose } from "./choose.ts";
+
 type Serve = typeof Bun.serve;
 
-const EX_UNAVAILABLE = 69;
 const which = process.env.SERVER ?? "bun";
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOSTNAME ?? "127.0.0.1";
 const staticDir = process.env.STATIC_DIR;
 
-function unavailable(why: string): never {
-  process.stderr.write(`UNAVAILABLE: ${why}\n`);
-  process.exit(EX_UNAVAILABLE);
-}
-
-async function loadServe(): Promise<Serve> {
-  if (which === "bun") return Bun.serve.bind(Bun) as Serve;
-  if (which !== "uring") {
-    process.stderr.write(`SERVER must be "uring" or "bun", not "${which}"\n`);
-    process.exit(2);
-  }
-  // Imported dynamically (and through a computed specifier, so tsc does not insist the module
-  // exists) because src/index.ts is being written in parallel and may not export serve() yet.
-  const spec = new URL("../../src/index.ts", import.meta.url).href;
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (e) {
-    unavailable(`cannot import src/index.ts (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (typeof mod.serve !== "function") unavailable("src/index.ts does not export serve() yet");
-  return mod.serve as Serve;
-}
-
 // Only files present at start-up are served, which also rules out path traversal.
 const files = new Map<string, string>();
 if (staticDir) for (const name of readdirSync(staticDir)) files.set(name, join(staticDir, name));
 
-const serve = await loadServe();
+const serve = await choose<Serve>(which, Bun.serve.bind(Bun) as Serve, "serve");
 
 const plainHeaders = { "Content-Type": "text/plain" };
 const message = "Hello, World!";

@@ -2,38 +2,16 @@
 // SERVER=bun uses Bun.listen; the handlers are shared so only the socket layer differs.
 // Env: SERVER, PORT, HOSTNAME (default 127.0.0.1).
 // Exits with code 69 and an "UNAVAILABLE:" line when src/index.ts has no listen() yet.
+import { choose } from "./choose.ts";
+
 type Listen = typeof Bun.listen;
 type Sock = Bun.Socket<undefined>;
 
-const EX_UNAVAILABLE = 69;
 const which = process.env.SERVER ?? "uring";
 const port = Number(process.env.PORT ?? 3001);
 const hostname = process.env.HOSTNAME ?? "127.0.0.1";
 
-function unavailable(why: string): never {
-  process.stderr.write(`UNAVAILABLE: ${why}\n`);
-  process.exit(EX_UNAVAILABLE);
-}
-
-async function loadListen(): Promise<Listen> {
-  if (which === "bun") return Bun.listen.bind(Bun) as Listen;
-  if (which !== "uring") {
-    process.stderr.write(`SERVER must be "uring" or "bun", not "${which}"\n`);
-    process.exit(2);
-  }
-  // Dynamic, computed import: src/index.ts may not export listen() yet (see bench/apps/app.ts).
-  const spec = new URL("../../src/index.ts", import.meta.url).href;
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (e) {
-    unavailable(`cannot import src/index.ts (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (typeof mod.listen !== "function") unavailable("src/index.ts does not export listen() yet");
-  return mod.listen as Listen;
-}
-
-const listen = await loadListen();
+const listen = await choose<Listen>(which, Bun.listen.bind(Bun) as Listen, "listen");
 
 // Bytes a short write left behind, sent on drain. With one 64-byte message in flight per
 // connection this never fills, but an echo server that drops bytes would be wrong.
