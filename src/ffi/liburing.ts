@@ -3,7 +3,7 @@
 import { dlopen, FFIType } from "bun:ffi";
 import { IoUringUnavailableError } from "./errno.ts";
 
-const { i32, u32, ptr, i64, u64 } = FFIType;
+const { i32, u32, ptr, u64 } = FFIType;
 
 const symbols = {
   io_uring_queue_init_params: { args: [u32, ptr, ptr], returns: i32 },
@@ -39,4 +39,3 @@ export function liburing(): Lib {
     throw loadError;
   }
 }
-void i64;

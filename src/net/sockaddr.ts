@@ -1,5 +1,5 @@
 // Listening sockets and addresses: plain libc calls at set-up time (never per request).
-import { ptr as ptrOf, type Pointer } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
 import { libc, errno } from "../ffi/libc.ts";
 import { NativeRegion } from "../ffi/memory.ts";
 import { SystemError } from "../ffi/errno.ts";
@@ -89,7 +89,6 @@ export function createListener(opts: ListenOptions): { fd: number; address: Sock
     if (family === AF_INET6) setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
     // Accepted sockets inherit TCP_NODELAY from the listener on Linux: no setsockopt per connection.
     setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-    encodeAddress(opts.hostname, opts.port); // setInt used the scratch tail only; re-encode to be safe
     if (libc.bind(fd, scratch.ptr as unknown as Pointer, len) < 0) {
       const e = errno();
       throw new SystemError(e, "bind", `${opts.hostname}:${opts.port}`);
@@ -150,4 +149,3 @@ export function peerAddress(fd: number): SocketAddress | null {
   return nameOf(libc.getpeername, fd);
 }
 
-void ptrOf;
