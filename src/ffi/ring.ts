@@ -7,7 +7,7 @@ import type { SqeViews } from "./sqe.ts";
 import {
   IORING_SETUP_CQSIZE, IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_DEFER_TASKRUN, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN, IORING_ENTER_GETEVENTS,
-  IORING_ENTER_EXT_ARG, IORING_FEAT_EXT_ARG, IORING_CQ_EVENTFD_DISABLED, IORING_OP_LAST, OPCODE_NAMES,
+  IORING_ENTER_EXT_ARG, IORING_FEAT_EXT_ARG, IORING_CQ_EVENTFD_DISABLED, IORING_OP_LAST,
 } from "./constants.ts";
 import { EINVAL, EINTR, ETIME, EAGAIN, EBUSY, unavailableFromSetup, SystemError, IoUringUnavailableError } from "./errno.ts";
 
@@ -181,11 +181,12 @@ export class Ring {
   enter(minComplete: number, timeoutNs = -1): number {
     if (this.#closed) return 0;
     this.flush();
-    const mem = this.#mem;
-    const argW = ARG_OFF / 4;
-    mem.u32.fill(0, argW, argW + 6);
     let argPtr = 0;
     if (timeoutNs >= 0) {
+      // struct io_uring_getevents_arg, only when there is a timeout to pass.
+      const mem = this.#mem;
+      const argW = ARG_OFF / 4;
+      mem.u32.fill(0, argW, argW + 6);
       const tsW = TS_OFF / 4;
       const sec = Math.floor(timeoutNs / 1e9);
       mem.u32[tsW] = sec >>> 0;
@@ -276,8 +277,4 @@ function probe(ringPtr: number): Set<number> {
   }
   lib.io_uring_free_probe(p);
   return ops;
-}
-
-export function opName(op: number): string {
-  return OPCODE_NAMES[op] ?? `OP_${op}`;
 }

@@ -63,11 +63,6 @@ export function handleSignals(target: Stoppable, graceMsValue: number): () => vo
   };
 }
 
-/** True once a signal started the shutdown. */
-export function isShuttingDown(): boolean {
-  return shuttingDown;
-}
-
 function onSignal(sig: SignalName): void {
   if (shuttingDown) {
     for (const m of managed) {
