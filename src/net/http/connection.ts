@@ -14,6 +14,7 @@ import { UringRequest, type RequestContext } from "./request.ts";
 import { serializeHead, extractBody, bodyForbidden, pipeStream, wantsStreaming, headerFields, BodyKind } from "./response.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
+import { sendCachedFile, sendFileUring } from "./files.ts";
 
 /** Requests in progress on one connection before it stops reading (pipelining bound). */
 export const MAX_PIPELINED = 128;
@@ -480,6 +481,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (e.kind === BodyKind.File) {
       const file = e.blob!;
       const type = e.type;
+      if (core.sendFile === sendFileUring && sendCachedFile(this, file, type, fields, slot.req, status, keepAlive, minor, slot.isHead)) {
+        this.#writing = false;
+        return true;
+      }
       work = core.sendFile(this, file, slot.req, { status, statusText, headers, type, keepAlive, versionMinor: minor, isHead: slot.isHead });
       // Written at once (a small cached file, a 304): finish now, without a promise round trip.
       if (Bun.peek.status(work) === "fulfilled" && Bun.peek(work) === true) {

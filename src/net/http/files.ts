@@ -513,22 +513,26 @@ export class FileServer {
     const e = this.cache.get(t.key);
     if (e === undefined) return undefined;
     if (e.state === READY) {
-      const now = performance.now();
-      if (now - e.validatedAt < REVALIDATE_MS) {
-        this.stats.hits++;
-        if (now - e.bumpedAt > 100) {
-          // Move to the LRU's young end at most every 100 ms per entry (a Map delete+set each hit costs).
-          e.bumpedAt = now;
-          this.cache.delete(t.key);
-          this.cache.set(t.key, e);
-        }
-        e.lastUsed = now;
-        return e;
-      }
+      if (this.fresh(e)) return e;
       this.stats.revalidations++;
       e.revalidate();
     }
     return null; // PENDING or REVALIDATING: the caller queues on e.waiters
+  }
+
+  /** A hit on a READY entry whose stat is still trusted (counted, LRU touched); false when it is due for a STATX. */
+  fresh(e: FileEntry): boolean {
+    const now = this.reactor.now; // at most a tick old: the 1 s revalidation bound holds
+    if (now - e.validatedAt >= REVALIDATE_MS) return false;
+    this.stats.hits++;
+    if (now - e.bumpedAt > 100) {
+      // Move to the LRU's young end at most every 100 ms per entry (a Map delete+set each hit costs).
+      e.bumpedAt = now;
+      this.cache.delete(e.key);
+      this.cache.set(e.key, e);
+    }
+    e.lastUsed = now;
+    return true;
   }
 
   peek(key: string): FileEntry | undefined {
@@ -742,6 +746,43 @@ export function sendFileUring(hc: HttpConnection, file: Blob, req: UringRequest 
   if (target === undefined && (name.length === 0 || name.includes("\0"))) return sendFileByStream(hc, file, req, o);
   if (target !== undefined && !fs.hasOpenat2) target = { ...target, resolve: 0 };
   return new FileTransfer(fs, hc, req, o, target ?? null, name).result();
+}
+
+/**
+ * The hot path of the usual `new Response(Bun.file(path))`: a small cached file, sent whole as a
+ * plain 200 (or its HEAD) to a keep-alive HTTP/1.1 request with no Range or If-* header. Head and
+ * bytes are written at once, without a FileTransfer. False (nothing written) sends the caller down
+ * the full path: not cached, due for revalidation, sliced, other headers, serveStatic.
+ * `type` is the file's own type; `fields` the Response's headers (headerFields()).
+ */
+export function sendCachedFile(
+  hc: HttpConnection, file: Blob, type: string, fields: Record<string, string | string[]> | null,
+  req: UringRequest | null, status: number, keepAlive: boolean, versionMinor: number, isHead: boolean,
+): boolean {
+  if (status !== 200 || !keepAlive || versionMinor !== 1 || req === null) return false;
+  if (!isHead && req.method !== "GET") return false;
+  if (Object.getPrototypeOf(file) !== bunFileProto) return false;
+  const fs = fileServer(hc.conn.reactor);
+  if (fs === null) return false;
+  const name = (file as { name?: unknown }).name;
+  if (typeof name !== "string") return false;
+  const e = fs.cache.get(name);
+  if (e === undefined || e.state !== READY || e.bytes === null) return false;
+  let plainType = type;
+  if (fields !== null) {
+    // Only the Content-Type Bun gave the Response (or the handler set): anything else takes the full path.
+    let n = 0;
+    for (const _ in fields) if (++n > 1) return false;
+    const ct = fields["content-type"];
+    if (typeof ct !== "string") return false;
+    plainType = ct;
+  }
+  if (slicedNames.size !== 0 && (slicedOverflow || slicedNames.has(name))) return false;
+  if (mayHaveFileHeaders(req._head) || staticTargets.has(req)) return false;
+  if (!fs.fresh(e)) return false;
+  hc.conn.writeLatin1(e.head(plainType));
+  if (!isHead) hc.conn.write(e.bytes);
+  return true;
 }
 
 // Settled answers shared by responses written at once (connection.ts checks with Bun.peek).

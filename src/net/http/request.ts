@@ -44,12 +44,22 @@ function serializeUrl(url: string): string {
   }
 }
 
-let lastRawHost = "", lastHost = "";
+let lastHost = "";
+// The last Host's raw bytes: nearly every request repeats it, and comparing bytes is cheaper than
+// decoding them to a string first.
+const lastRawHost = new Uint8Array(256);
+let lastRawHostLen = -1;
 const hostCache = new Map<string, string>();
 
-/** The Host as the URL serializer writes it (lower case, no default port, canonical IP forms). */
-function normalHost(raw: string): string {
-  if (raw === lastRawHost) return lastHost;
+/** The Host in buf[start, end) as the URL serializer writes it (lower case, no default port, canonical IP forms). */
+function normalHostAt(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n === lastRawHostLen) {
+    let i = 0;
+    while (i < n && buf[start + i] === lastRawHost[i]) i++;
+    if (i === n) return lastHost;
+  }
+  const raw = latin1(buf, start, end);
   let h = hostCache.get(raw);
   if (h === undefined) {
     try {
@@ -60,7 +70,10 @@ function normalHost(raw: string): string {
     if (hostCache.size >= 256) hostCache.clear(); // bounded: Host values are the client's choice
     hostCache.set(raw, h);
   }
-  lastRawHost = raw;
+  if (n <= lastRawHost.length) {
+    lastRawHost.set(buf.subarray(start, end));
+    lastRawHostLen = n;
+  } else lastRawHostLen = -1;
   lastHost = h;
   return h;
 }
@@ -113,7 +126,7 @@ export class UringRequest {
   get url(): string {
     if (this.#url !== null) return this.#url;
     if (this.#absolute) return (this.#url = serializeUrl(this.#target));
-    const host = this.#hostStart >= 0 ? normalHost(latin1(this._head, this.#hostStart, this.#hostEnd)) : this.#defaultHost;
+    const host = this.#hostStart >= 0 ? normalHostAt(this._head, this.#hostStart, this.#hostEnd) : this.#defaultHost;
     const path = this.#target === "*" ? "/*" : this.#target;
     const url = `http://${host}${path}`;
     return (this.#url = pathNeedsUrlParser(path) ? serializeUrl(url) : url);

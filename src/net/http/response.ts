@@ -92,9 +92,9 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   e.stream = null;
   e.pending = null;
   e.type = "";
-  // No headers means no Bun.file body (those always carry their Content-Type): the cheap bytes()
+  // No Content-Type means no Bun.file body (Bun gives those one at construction): the cheap bytes()
   // settles at once for every in-memory body (and then Bun's default type is text/plain).
-  if (fields === null) {
+  if (fields === null || fields["content-type"] === undefined) {
     const p = res.bytes();
     if (Bun.peek.status(p) === "fulfilled") {
       const bytes = asBytes(Bun.peek(p) as Uint8Array);
