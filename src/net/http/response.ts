@@ -34,8 +34,48 @@ export function headerFields(h: Headers): HeaderFields | null {
   return (h as unknown as { count: number }).count === 0 ? null : (h as unknown as { toJSON(): HeaderFields }).toJSON();
 }
 
+// The last head built from headerFields(), kept for the next response that repeats it (the usual
+// case: one handler, the same headers and length): a flat string to copy instead of a rope to build.
+const memo = { status: 0, statusText: "", type: "", length: 0, keepAlive: false, minor: 0, date: "", names: [] as string[], values: [] as string[], head: "" };
+
+function memoHit(o: HeadOptions, all: HeaderFields | null): boolean {
+  const m = memo;
+  if (m.status !== o.status || m.length !== o.length || m.statusText !== o.statusText || m.type !== o.defaultType ||
+    m.keepAlive !== o.keepAlive || m.minor !== o.versionMinor || m.date !== httpDate()) return false;
+  let n = 0;
+  if (all !== null) {
+    for (const name in all) {
+      if (n >= m.names.length || m.names[n] !== name || m.values[n] !== all[name]) return false;
+      n++;
+    }
+  }
+  return n === m.names.length;
+}
+
+function remember(o: HeadOptions, all: HeaderFields | null, head: string): void {
+  const m = memo;
+  m.names.length = m.values.length = 0;
+  if (all !== null) {
+    for (const name in all) {
+      const v = all[name]!;
+      if (typeof v !== "string") return (m.head = "", m.status = 0, undefined); // set-cookie lists: not kept
+      m.names.push(name);
+      m.values.push(v);
+    }
+  }
+  m.status = o.status;
+  m.statusText = o.statusText;
+  m.type = o.defaultType;
+  m.length = o.length;
+  m.keepAlive = o.keepAlive;
+  m.minor = o.versionMinor;
+  m.date = httpDate();
+  m.head = head;
+}
+
 /** The response head as a Latin-1 string (header values are ByteStrings). */
 export function serializeHead(o: HeadOptions): string {
+  if (o.fields !== undefined && memoHit(o, o.fields)) return memo.head;
   let head = `HTTP/1.1 ${o.status} ${o.statusText || statusReason(o.status)}\r\n`;
   let hasType = false, hasDate = false;
   const all = o.fields !== undefined ? o.fields : o.headers === null ? null : headerFields(o.headers);
@@ -55,7 +95,9 @@ export function serializeHead(o: HeadOptions): string {
   else if (o.versionMinor === 0) head += "Connection: keep-alive\r\n";
   if (o.length >= 0) head += `Content-Length: ${o.length}\r\n`;
   else if (o.length === -1) head += "Transfer-Encoding: chunked\r\n";
-  return head + "\r\n";
+  head += "\r\n";
+  if (o.fields !== undefined) remember(o, all, head);
+  return head;
 }
 
 /** What a Response's body turned out to be, found without reading a stream. */
