@@ -481,7 +481,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (e.kind === BodyKind.File) {
       const file = e.blob!;
       const type = e.type;
-      if (core.sendFile === sendFileUring && sendCachedFile(this, file, type, fields, slot.req, status, keepAlive, minor, slot.isHead)) {
+      if (core.sendFile === sendFileUring && sendCachedFile(this, file, e.name, fields, slot.req, status, keepAlive, minor, slot.isHead)) {
         this.#writing = false;
         return true;
       }

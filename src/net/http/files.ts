@@ -753,30 +753,24 @@ export function sendFileUring(hc: HttpConnection, file: Blob, req: UringRequest 
  * plain 200 (or its HEAD) to a keep-alive HTTP/1.1 request with no Range or If-* header. Head and
  * bytes are written at once, without a FileTransfer. False (nothing written) sends the caller down
  * the full path: not cached, due for revalidation, sliced, other headers, serveStatic.
- * `type` is the file's own type; `fields` the Response's headers (headerFields()).
+ * `name` is the BunFile's name; `fields` the Response's headers (headerFields()).
  */
 export function sendCachedFile(
-  hc: HttpConnection, file: Blob, type: string, fields: Record<string, string | string[]> | null,
+  hc: HttpConnection, file: Blob, name: string, fields: Record<string, string | string[]> | null,
   req: UringRequest | null, status: number, keepAlive: boolean, versionMinor: number, isHead: boolean,
 ): boolean {
-  if (status !== 200 || !keepAlive || versionMinor !== 1 || req === null) return false;
+  if (status !== 200 || !keepAlive || versionMinor !== 1 || req === null || fields === null) return false;
   if (!isHead && req.method !== "GET") return false;
   if (Object.getPrototypeOf(file) !== bunFileProto) return false;
   const fs = fileServer(hc.conn.reactor);
   if (fs === null) return false;
-  const name = (file as { name?: unknown }).name;
-  if (typeof name !== "string") return false;
   const e = fs.cache.get(name);
   if (e === undefined || e.state !== READY || e.bytes === null) return false;
-  let plainType = type;
-  if (fields !== null) {
-    // Only the Content-Type Bun gave the Response (or the handler set): anything else takes the full path.
-    let n = 0;
-    for (const _ in fields) if (++n > 1) return false;
-    const ct = fields["content-type"];
-    if (typeof ct !== "string") return false;
-    plainType = ct;
-  }
+  // Only the Content-Type Bun gave the Response (or the handler set): anything else takes the full path.
+  let n = 0;
+  for (const _ in fields) if (++n > 1) return false;
+  const plainType = fields["content-type"];
+  if (typeof plainType !== "string") return false;
   if (slicedNames.size !== 0 && (slicedOverflow || slicedNames.has(name))) return false;
   if (mayHaveFileHeaders(req._head) || staticTargets.has(req)) return false;
   if (!fs.fresh(e)) return false;

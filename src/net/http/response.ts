@@ -114,12 +114,14 @@ export interface ExtractedBody {
   /** For File: the Blob (a BunFile) to stream; for Stream: the stream. */
   blob: Blob | null;
   stream: ReadableStream<Uint8Array> | null;
+  /** For File: the file's name (path). */
+  name: string;
   /** Promise of the bytes when the body is in memory but not yet settled. */
   pending: Promise<Uint8Array> | null;
   type: string;
 }
 
-const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null, stream: null, pending: null, type: "" };
+const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null, stream: null, name: "", pending: null, type: "" };
 
 /**
  * Classify the body of `res` (DESIGN.md: `Bun.peek(res.blob())` settles synchronously for every
@@ -158,14 +160,15 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     return e;
   }
   const blob = Bun.peek(bp) as Blob;
-  if (typeof (blob as { name?: unknown }).name === "string" && typeof (blob as { exists?: unknown }).exists === "function") {
+  const name = (blob as { name?: unknown }).name;
+  if (typeof name === "string" && typeof (blob as { exists?: unknown }).exists === "function") {
     e.kind = BodyKind.File;
     e.blob = blob;
-    e.type = blob.type;
+    e.name = name;
+    // Each Blob getter is a native call; this Response has a Content-Type, which wins over the file's.
+    e.type = "";
     return e;
   }
-  // Each Blob getter is a native call: the type is read only when no Content-Type header will be sent.
-  if (fields["content-type"] === undefined) e.type = blob.type;
   e.kind = BodyKind.Bytes;
   const p = blob.bytes();
   if (Bun.peek.status(p) === "fulfilled") {
