@@ -64,6 +64,13 @@ export interface ConnectionHandler {
 const NO_SEGS = new Float64Array(0);
 const NO_HOLDS: never[] = [];
 
+// Segment rings of the first size (SEG_RING_MIN) that emptied: a connection holds one only while it
+// has bytes queued, so an idle keep-alive connection costs no ring (three arrays, ~230 bytes).
+// Bound: SEG_POOL_MAX rings per thread; past it an emptied ring is left to the GC.
+const SEG_RING_MIN = 4;
+const SEG_POOL_MAX = 1024;
+const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHold: (Chunk | Uint8Array | SendHold | null)[][] = [];
+
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
   FLUSH_QUEUED = 128, PAUSED = 256;
@@ -221,7 +228,14 @@ export class Connection implements Completer {
   }
 
   #growSegs(): void {
-    const n = this.#segPtr.length, m = n === 0 ? 4 : n * 2;
+    const n = this.#segPtr.length, m = n === 0 ? SEG_RING_MIN : n * 2;
+    if (n === 0 && poolPtr.length > 0) {
+      this.#segPtr = poolPtr.pop()!;
+      this.#segLen = poolLen.pop()!;
+      this.#segHold = poolHold.pop()!;
+      this.#segHead = 0;
+      return;
+    }
     const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | SendHold | null)[] = new Array(m).fill(null);
     for (let k = 0; k < n; k++) {
       const i = (this.#segHead + k) & (n - 1);
@@ -404,7 +418,21 @@ export class Connection implements Completer {
     this.#consume(res);
     if (this.state & CLOSING) return this.#maybeFinish();
     if (this.#segCount) this.flush();
-    else this.#afterFlushed();
+    else {
+      this.#releaseSegs();
+      this.#afterFlushed();
+    }
+  }
+
+  /** An empty ring goes back to the pool (its holds are all null once consumed). */
+  #releaseSegs(): void {
+    if (this.#segCount !== 0 || this.#segPtr.length !== SEG_RING_MIN || poolPtr.length >= SEG_POOL_MAX) return;
+    poolPtr.push(this.#segPtr);
+    poolLen.push(this.#segLen);
+    poolHold.push(this.#segHold);
+    this.#segPtr = this.#segLen = NO_SEGS;
+    this.#segHold = NO_HOLDS;
+    this.#segHead = 0;
   }
 
   /** Drop `n` sent bytes from the front of the queue; chunks go back to the pool. */
@@ -523,6 +551,7 @@ export class Connection implements Completer {
       this.#segHold[k] = null;
     }
     this.#segCount = 0;
+    this.#releaseSegs();
     this.queued = this.#copied = 0;
     this.listener?.remove(this);
     this.handler.onClose(this, this.#closeError);

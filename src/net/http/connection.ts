@@ -23,6 +23,13 @@ const MAX_DISCARD_BYTES = 1024 * 1024;
 
 const BODY_NONE = 0, BODY_LENGTH = 1, BODY_CHUNKED = 2;
 
+// Request queues of connections that went idle: an idle keep-alive connection holds none.
+// Bound: QUEUE_POOL_MAX arrays per thread.
+const NO_SLOTS: Slot[] = [];
+Object.freeze(NO_SLOTS);
+const QUEUE_POOL_MAX = 1024;
+const queuePool: Slot[][] = [];
+
 class Slot {
   req: UringRequest | null = null;
   res: Response | null = null;
@@ -50,7 +57,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #head: RequestHead | null = null;
   #pend: Uint8Array | null = null;
   #pendLen = 0;
-  #queue: Slot[] = [];
+  #queue: Slot[] = NO_SLOTS;
   #stopParsing = false;
   #writing = false; // a response is being streamed: later ones wait
   #bodyMode = BODY_NONE;
@@ -263,7 +270,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     s.errorText = text;
     s.ready = s.final = true;
     s.keepAlive = false;
-    this.#queue.push(s);
+    this.#takeQueue().push(s);
     this.#pump();
   }
 
@@ -317,7 +324,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     );
     if (head.hostStart >= 0) req._hostAt(head.hostStart - start, head.hostEnd - start);
     slot.req = req;
-    this.#queue.push(slot);
+    this.#takeQueue().push(slot);
     core.pendingRequests++;
     core.stats.requests++;
     if (core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + core.idleTimeoutMs;
@@ -426,8 +433,17 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
   }
 
+  #takeQueue(): Slot[] {
+    if (this.#queue === NO_SLOTS) this.#queue = queuePool.pop() ?? [];
+    return this.#queue;
+  }
+
   #idle(): void {
     if (this.#queue.length || this.#bodyMode !== BODY_NONE) return;
+    if (this.#queue !== NO_SLOTS) {
+      if (queuePool.length < QUEUE_POOL_MAX) queuePool.push(this.#queue);
+      this.#queue = NO_SLOTS;
+    }
     if (this.core.stopping) {
       this.conn.end();
       return;
@@ -655,7 +671,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         s.body?.fail(reset);
       }
     }
-    this.#queue.length = 0;
+    if (this.#queue.length) this.#queue.length = 0;
     this.#pend = null;
     this.#pendLen = 0;
     this.onDrain();
