@@ -402,14 +402,23 @@ export class Connection implements Completer {
       sqe.prepSendmsg(r.ring.sqe, w, this.fd, r.scratch.ptr + base, MSG_NOSIGNAL | MSG_WAITALL);
     }
     this.#inflight = total;
-    // A SEND that cannot complete means the peer stopped reading: cut it after sendTimeoutMs.
-    if (this.sendTimeoutMs > 0 && (total > 65536 || this.queued > this.highWaterMark)) {
+    // A SEND that cannot complete means the peer stopped reading: cut it after sendTimeoutMs. Past
+    // the high-water mark (a long transfer) a LINK_TIMEOUT rides with the SEND. Below it, on a
+    // listener's connection, the listener's sweep cuts a SEND pending that long (sendSince): a
+    // LINK_TIMEOUT per response arms and cancels a kernel timer each time (a timer reprogram, a VM
+    // exit here), and the sweep also covers small SENDs when idleTimeout is 0.
+    this.sendSince = r.now;
+    if (this.sendTimeoutMs > 0 && (this.queued > this.highWaterMark || (this.listener === null && total > 65536))) {
       r.linkTimeout(w, this.sendTimeoutMs, null);
     }
   }
 
+  /** reactor.now when the SEND in flight was submitted; 0 when none is. */
+  sendSince = 0;
+
   #onSend(res: number): void {
     this.#sendOp = 0;
+    this.sendSince = 0;
     if (res < 0) {
       if (this.open) this.#fail(errorFromResult(res === -ECANCELED ? -ETIME : res, "send", res === -ECANCELED ? "send deadline passed" : undefined));
       else this.#maybeFinish();
@@ -708,6 +717,8 @@ export class Listener implements Completer {
         if (c.state & SHUT) c.close();
         else if (c.handler.onTimeout) c.handler.onTimeout(c);
         else c.close(new SystemError(110, "timeout", "connection deadline passed"));
+      } else if (c.sendSince !== 0 && c.sendTimeoutMs > 0 && now - c.sendSince >= c.sendTimeoutMs && c.open) {
+        c.close(errorFromResult(-ETIME, "send", "send deadline passed"));
       }
       c = next;
     }

@@ -166,6 +166,27 @@ describe("send deadline", () => {
     }
   });
 
+  test("a client that stops reading pipelined small responses is cut after sendTimeout, with idleTimeout 0", async () => {
+    // Each SEND is small (no LINK_TIMEOUT rides with it): the listener's sweep must cut the one
+    // left pending, or the connection would be held for ever.
+    const body = "y".repeat(4096);
+    const s = serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 0, sendTimeout: 1, fetch: () => new Response(body) });
+    try {
+      const c = await RawHttp.open(s.port);
+      c.sock.pause();
+      await c.write(get("/").repeat(4000));
+      await waitFor(() => s.stats().connections === 1, 1000);
+      const t0 = performance.now();
+      const cut = await waitFor(() => s.stats().connections === 0, 4000, 10);
+      const took = performance.now() - t0;
+      expect(cut, `got the connection still open after ${took | 0} ms, wanted it cut after about sendTimeout (1 s)`).toBe(true);
+      expect(s.stats().sendChunksInUse, "got send chunks still in use, wanted 0").toBe(0);
+      c.destroy();
+    } finally {
+      await s.stop(true);
+    }
+  });
+
   test("a slow but steady reader of a large response is not cut", async () => {
     const big = new Uint8Array(8 * 1024 * 1024).fill(121);
     const s = serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 0, sendTimeout: 1, fetch: () => new Response(big) });
