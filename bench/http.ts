@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { grouped, medianOf, mib, micros, parseOptions, ratio, times, type Options } from "./lib/common.ts";
 import {
-  benchDir, buildC, ensureTool, exited, freePort, killTree, log, machine, pinned, sleep, start, treeCpuSeconds,
+  benchDir, buildC, ensureTool, exited, freePort, killTree, log, machine, pinned, sleep, start, treeCpu,
   treeRssKB, machineBusySeconds, selfCpuSeconds, waitForPort, which, type Machine, type Proc,
 } from "./lib/proc.ts";
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
@@ -236,11 +236,13 @@ const NOISY_PCT = 25;
 async function measure(env: Env, opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
   const busy0 = machineBusySeconds();
   const self0 = selfCpuSeconds();
-  const cpu0 = treeCpuSeconds(p.pid);
+  const cpu0 = treeCpu(p.pid);
   const t0 = performance.now();
   const w = await runWrk(env, port, sc, opts.duration);
   const wall = (performance.now() - t0) / 1000;
-  const cpu = treeCpuSeconds(p.pid) - cpu0;
+  const cpu1 = treeCpu(p.pid);
+  const cpu = cpu1.total - cpu0.total;
+  const sys = cpu1.sys - cpu0.sys;
   const busy = machineBusySeconds() - busy0;
   const self = selfCpuSeconds() - self0;
   const rssKB = treeRssKB(p.pid);
@@ -252,6 +254,9 @@ async function measure(env: Env, opts: Options, p: Proc, port: number, sc: Scena
   return {
     rps: w.requests / secs,
     reqPerCpuSec: cpu > 0 ? w.requests / cpu : NaN,
+    // Where a request's CPU goes: the kernel's part (TCP, io_uring or epoll) and the process's own.
+    userUsPerReq: ((cpu - sys) / w.requests) * 1e6,
+    sysUsPerReq: (sys / w.requests) * 1e6,
     p50Us: w.p50_us,
     p99Us: w.p99_us,
     errors: w.status + socketErrors,
@@ -392,23 +397,25 @@ function markdown(rep: Report): string {
     `Server pinned to CPU 0, \`wrk -t1\` pinned to CPU 1; ${c.rounds} round(s) of ${c.duration} s after ${c.warmup} s of warm-up, ` +
       `servers interleaved within each round; every figure is the median over the rounds (errors: the total). ` +
       `${c.connections} connections (latency: 1), pipelined depth ${c.pipelineDepth}. ` +
-      `req/CPU-s = completed requests / (utime + stime of the server's process tree). "vs bun" = ratio to Bun.serve.\n`,
+      `req/CPU-s = completed requests / (utime + stime of the server's process tree); user and sys µs/req split that CPU per request (stime is the kernel's TCP and I/O work). "vs bun" = ratio to Bun.serve.\n`,
   );
   out.push(`Command: \`${c.command}\`\n`);
   const wrkRows = rep.results.filter((r) => r.scenario !== "idle-conns");
   if (wrkRows.length) {
     const rows = wrkRows.map((r) => {
-      if (r.status !== "ok") return [r.scenario, r.server, r.status, "", "", "", "", "", "", "", "", ""];
+      if (r.status !== "ok") return [r.scenario, r.server, r.status, "", "", "", "", "", "", "", "", "", "", ""];
       const m = r.median;
+      const us = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? "-" : v.toFixed(2));
       return [
         r.scenario, r.server, grouped(m.rps), times(r.vsBun.rps ?? null), grouped(m.reqPerCpuSec), times(r.vsBun.reqPerCpuSec ?? null),
+        us(m.userUsPerReq), us(m.sysUsPerReq),
         micros(m.p50Us), micros(m.p99Us), String(m.errors ?? 0), mib(m.rssKB),
         `${(m.serverCpuPct ?? 0).toFixed(0)}%`, `${(m.clientCpuPct ?? 0).toFixed(0)}%`,
       ];
     });
     out.push(mdTable(
-      ["scenario", "server", "req/s", "vs bun", "req/CPU-s", "vs bun", "p50", "p99", "errors", "RSS", "server CPU", "wrk CPU"],
-      rows, [false, false, true, true, true, true, true, true, true, true, true, true],
+      ["scenario", "server", "req/s", "vs bun", "req/CPU-s", "vs bun", "user µs/req", "sys µs/req", "p50", "p99", "errors", "RSS", "server CPU", "wrk CPU"],
+      rows, [false, false, true, true, true, true, true, true, true, true, true, true, true, true],
     ));
   }
   const idle = rep.results.filter((r) => r.scenario === "idle-conns");

@@ -42,6 +42,7 @@ const CLK_TCK = (() => {
 interface StatLine {
   ppid: number;
   ticks: number; // utime + stime of all threads of the process
+  sysTicks: number; // stime alone
 }
 
 function readStat(pid: number): StatLine | null {
@@ -50,7 +51,7 @@ function readStat(pid: number): StatLine | null {
     // The command name may contain spaces and parentheses, so split after the LAST ')'.
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
     // f[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]) };
   } catch {
     return null; // the process exited between listing and reading
   }
@@ -80,9 +81,18 @@ export function processTree(pid: number): number[] {
 
 /** CPU seconds (user + system) consumed so far by the live process tree rooted at pid. */
 export function treeCpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) ticks += readStat(p)?.ticks ?? 0;
-  return ticks / CLK_TCK;
+  return treeCpu(pid).total;
+}
+
+/** CPU seconds consumed so far by the live process tree rooted at pid: in all, and in the kernel. */
+export function treeCpu(pid: number): { total: number; sys: number } {
+  let ticks = 0, sys = 0;
+  for (const p of processTree(pid)) {
+    const st = readStat(p);
+    ticks += st?.ticks ?? 0;
+    sys += st?.sysTicks ?? 0;
+  }
+  return { total: ticks / CLK_TCK, sys: sys / CLK_TCK };
 }
 
 /** Resident set size in KiB, summed over the process tree (nginx master + worker, etc.). */
