@@ -56,8 +56,9 @@ export const CACHE_IDLE_MS = 20_000;
 /**
  * A cached file this small also keeps its bytes (a copy taken from its first whole READ), so a hot
  * small file is answered with no READ at all (head and bytes in one SEND; at 64 KiB the bytes go
- * out zero-copy, tcp.ts). The copy lives and dies with the entry's stat, re-validated every
- * REVALIDATE_MS. Bound: SMALL_CACHE_BYTES in all.
+ * out zero-copy, tcp.ts), and a hot one from a whole pre-built response (FileEntry.response). The
+ * copies live and die with the entry's stat, re-validated every REVALIDATE_MS. Bound:
+ * SMALL_CACHE_BYTES in all, bytes and pre-built responses together.
  */
 export const SMALL_FILE_MAX = 64 * 1024;
 export const SMALL_CACHE_BYTES = 16 * 1024 * 1024;
@@ -262,6 +263,36 @@ export class FileEntry implements Completer {
     if (this.#bytes !== null) this.fs.bytesCached -= this.#bytes.length;
     if (b !== null) this.fs.bytesCached += b.length;
     this.#bytes = b;
+    this.#dropResponse();
+  }
+
+  // The whole plain 200 response (head() then the bytes) in one buffer, rebuilt when the head
+  // changes (once a second, for its Date): one zero-copy SEND segment, or one copy, per response.
+  // Counted in bytesCached with the bytes it repeats.
+  #response: Uint8Array | null = null;
+  #responseHead = "";
+  /** head(type) followed by the bytes (only while bytes is set), or null when the cache's bound has no room for it. */
+  response(type: string): Uint8Array | null {
+    const head = this.head(type);
+    if (this.#response !== null && this.#responseHead === head) return this.#response;
+    const bytes = this.#bytes!;
+    this.#dropResponse();
+    if (this.fs.bytesCached + head.length + bytes.length > this.fs.smallCacheBytes) return null;
+    // Its own ArrayBuffer (not a pooled slab): a large one is sent from its address without a copy.
+    const r = Buffer.allocUnsafeSlow(head.length + bytes.length);
+    r.write(head, 0, head.length, "latin1");
+    r.set(bytes, head.length);
+    this.#response = r;
+    this.#responseHead = head;
+    this.fs.bytesCached += r.length;
+    return r;
+  }
+
+  #dropResponse(): void {
+    if (this.#response === null) return;
+    this.fs.bytesCached -= this.#response.length;
+    this.#response = null;
+    this.#responseHead = "";
   }
 
   constructor(fs: FileServer, t: OpenTarget, meta: Meta, slot: number, cached: boolean) {
@@ -774,8 +805,12 @@ export function sendCachedFile(
   if (slicedNames.size !== 0 && (slicedOverflow || slicedNames.has(name))) return false;
   if (mayHaveFileHeaders(req._head) || staticTargets.has(req)) return false;
   if (!fs.fresh(e)) return false;
-  hc.conn.writeLatin1(e.head(plainType));
-  if (!isHead) hc.conn.write(e.bytes);
+  const whole = isHead ? null : e.response(plainType);
+  if (whole !== null) hc.conn.write(whole);
+  else {
+    hc.conn.writeLatin1(e.head(plainType));
+    if (!isHead) hc.conn.write(e.bytes);
+  }
   return true;
 }
 
