@@ -69,7 +69,7 @@ export class Driver {
   #timerSupported = true;
   #timerHits = 0;
   readonly #timerTs = new NativeRegion(16);
-  #looping = false; // inside #tick's loop, awaits included: it will submit what is queued
+  #looping = false; // inside #tick's loop, microtask hops included: it will submit what is queued
   #parked = false;
   #idleTicks = 0;
   #epollArmed = false;
@@ -78,9 +78,8 @@ export class Driver {
   #pollTimerRefd = false;
   /** External references (servers, listeners): Bun's ref()/unref(). */
   refs = 0;
-  readonly #tickBound = () => {
-    this.#tick().catch((e) => queueMicrotask(() => { throw e; }));
-  };
+  readonly #tickBound = () => this.#tick();
+  readonly #stepBound = () => this.#step();
   readonly #onEventfd = (r: { done: boolean }) => {
     if (r.done || !this.#reader) return;
     this.#readEventfd();
@@ -149,51 +148,74 @@ export class Driver {
    * that plus Bun's epoll_pwait2 and clock_gettime; under load it changes little. It yields at once
    * when Bun's epoll has work (the POLL_ADD fired) or when nothing came.
    */
-  async #tick(): Promise<void> {
+  #tick(): void {
     this.#scheduled = false;
     const r = this.#r;
     if (r.closed || this.#looping) return;
     this.#looping = true;
+    this.#budgetEnd = performance.now() + ACTIVE_WAIT_MS;
+    this.#iteration = 0;
+    this.#step();
+  }
+
+  // The tick's loop, one iteration per call, written without async functions: an await per
+  // iteration allocated promises and frames on every round trip (at one connection, one per
+  // request), and garbage is what the sequential latency tail is made of (eden collections).
+  #budgetEnd = 0;
+  #iteration = 0;
+
+  #step(): void {
+    const r = this.#r;
+    if (this.#iteration > 0 && (this.#parked || r.closed)) return this.#endLoop();
+    let again: boolean;
     try {
-      await this.#loop(r);
-    } finally {
+      again = this.#pollOnce(r, this.#iteration++);
+    } catch (e) {
+      // As an unhandled error, like any exception thrown from a callback; the loop stops here.
       this.#looping = false;
+      queueMicrotask(() => {
+        throw e;
+      });
+      return;
     }
+    // Let promise reactions run (an async handler's response is written there), then go on.
+    if (again) queueMicrotask(this.#stepBound);
+    else this.#endLoop();
+  }
+
+  #endLoop(): void {
+    this.#looping = false;
     this.#next();
   }
 
-  async #loop(r: Reactor): Promise<void> {
-    const budgetEnd = performance.now() + ACTIVE_WAIT_MS;
-    for (let iteration = 0; ; iteration++) {
-      this.#inTick = true;
-      let n = 0;
-      let bunWoke = false;
-      try {
-        if (bunEpollFd >= 0 && !this.#epollArmed) {
-          // Single-shot, re-armed each time: it checks readiness when armed, so Bun work already
-          // pending ends our wait at once (level-triggered).
-          const w = r.prepareUntracked();
-          prepPollAdd(r.ring.sqe, w, bunEpollFd, POLLIN);
-          setUserData(r.ring.sqe, w, INTERNAL_EPOLL_POLL, UD_IGNORED);
-          this.#epollArmed = true;
-        }
-        if (!this.#timerArmed && this.#timerSupported) this.#armTimer(r);
-        this.#timerHits = 0;
-        const left = iteration === 0 ? ACTIVE_WAIT_MS : budgetEnd - r.now;
-        // With the periodic timer armed a wait needs no timeout of its own (see #armTimer).
-        n = left <= 0 ? r.poll(0) : this.#timerArmed ? r.poll(-1) : r.poll(left * 1e6);
-        bunWoke = !this.#epollArmed;
-      } finally {
-        this.#inTick = false;
+  /** One wait in io_uring_enter and the completions it brought; true to iterate again. */
+  #pollOnce(r: Reactor, iteration: number): boolean {
+    const budgetEnd = this.#budgetEnd;
+    this.#inTick = true;
+    let n = 0;
+    let bunWoke = false;
+    try {
+      if (bunEpollFd >= 0 && !this.#epollArmed) {
+        // Single-shot, re-armed each time: it checks readiness when armed, so Bun work already
+        // pending ends our wait at once (level-triggered).
+        const w = r.prepareUntracked();
+        prepPollAdd(r.ring.sqe, w, bunEpollFd, POLLIN);
+        setUserData(r.ring.sqe, w, INTERNAL_EPOLL_POLL, UD_IGNORED);
+        this.#epollArmed = true;
       }
-      const work = n - (bunWoke ? 1 : 0) - this.#timerHits;
-      if (work > 0) this.#idleTicks = 0;
-      else this.#idleTicks++;
-      if (bunWoke || work <= 0 || r.closed || r.now >= budgetEnd || (r.ops.live === 0 && r.ring.sqPending === 0)) break;
-      // Let promise reactions run (an async handler's response is written there), then go on.
-      await undefined;
-      if (this.#parked || r.closed) return;
+      if (!this.#timerArmed && this.#timerSupported) this.#armTimer(r);
+      this.#timerHits = 0;
+      const left = iteration === 0 ? ACTIVE_WAIT_MS : budgetEnd - r.now;
+      // With the periodic timer armed a wait needs no timeout of its own (see #armTimer).
+      n = left <= 0 ? r.poll(0) : this.#timerArmed ? r.poll(-1) : r.poll(left * 1e6);
+      bunWoke = !this.#epollArmed;
+    } finally {
+      this.#inTick = false;
     }
+    const work = n - (bunWoke ? 1 : 0) - this.#timerHits;
+    if (work > 0) this.#idleTicks = 0;
+    else this.#idleTicks++;
+    return !(bunWoke || work <= 0 || r.closed || r.now >= budgetEnd || (r.ops.live === 0 && r.ring.sqPending === 0));
   }
 
   /**

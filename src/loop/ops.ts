@@ -10,6 +10,10 @@ export interface Completer {
 /** user_data hi reserved for SQEs whose CQE is only counted (CQE_SKIP_SUCCESS failures, wake polls). */
 export const UD_IGNORED = 0xffffffff;
 
+const PAGE_SHIFT = 8;
+const PAGE = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE - 1;
+
 export class OpTable {
   /** Bound on in-flight operations: one slot each, and each owns SCRATCH_BYTES of native scratch. */
   readonly capacity: number;
@@ -18,9 +22,13 @@ export class OpTable {
   readonly multishot: Uint8Array;
   readonly refd: Uint8Array;
   readonly tag: Float64Array;
-  readonly target: (Completer | null)[];
+  // Owners and held objects live in pages of PAGE slots, not in two arrays of `capacity`: storing
+  // into an old array puts the whole array in the GC's remembered set, and every young collection
+  // then rescanned 2 x 65536 entries (~0.12 ms more per collection at one connection, measured
+  // with BUN_JSC_logGC). Now only the pages written since are rescanned.
+  readonly #targets: ((Completer | null)[] | null)[];
   /** Objects whose memory the kernel may touch until the op's CQE (buffers, paths): kept alive here. */
-  readonly hold: unknown[];
+  readonly #holds: (unknown[] | null)[];
   readonly #free: Int32Array;
   #freeTop: number;
   live = 0;
@@ -33,8 +41,9 @@ export class OpTable {
     this.multishot = new Uint8Array(capacity);
     this.refd = new Uint8Array(capacity);
     this.tag = new Float64Array(capacity);
-    this.target = new Array(capacity).fill(null);
-    this.hold = new Array(capacity).fill(undefined);
+    const pages = Math.ceil(capacity / PAGE);
+    this.#targets = new Array(pages).fill(null);
+    this.#holds = new Array(pages).fill(null);
     this.#free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i; // low slots first
     this.#freeTop = capacity;
@@ -44,7 +53,8 @@ export class OpTable {
   alloc(target: Completer, tag: number, kind: number, refd: boolean): number {
     if (this.#freeTop === 0) return -1;
     const slot = this.#free[--this.#freeTop]!;
-    this.target[slot] = target;
+    const page = slot >>> PAGE_SHIFT;
+    (this.#targets[page] ?? this.#newPage(page))[slot & PAGE_MASK] = target;
     this.tag[slot] = tag;
     this.kind[slot] = kind;
     this.multishot[slot] = 0;
@@ -54,9 +64,25 @@ export class OpTable {
     return slot;
   }
 
+  #newPage(page: number): (Completer | null)[] {
+    this.#holds[page] = new Array(PAGE).fill(undefined);
+    return (this.#targets[page] = new Array(PAGE).fill(null));
+  }
+
+  /** The owner of a live slot (null when free). */
+  target(slot: number): Completer | null {
+    return this.#targets[slot >>> PAGE_SHIFT]?.[slot & PAGE_MASK] ?? null;
+  }
+
+  /** Keep `obj` alive until the slot's op completes. */
+  hold(slot: number, obj: unknown): void {
+    this.#holds[slot >>> PAGE_SHIFT]![slot & PAGE_MASK] = obj;
+  }
+
   release(slot: number): void {
-    this.target[slot] = null;
-    this.hold[slot] = undefined;
+    const page = slot >>> PAGE_SHIFT, i = slot & PAGE_MASK;
+    this.#targets[page]![i] = null;
+    this.#holds[page]![i] = undefined;
     if (this.refd[slot]) this.liveRefd--;
     this.refd[slot] = 0;
     this.gen[slot] = (this.gen[slot]! + 1) >>> 0 || 1; // 0 never used, UD_IGNORED never reached in practice
@@ -65,7 +91,7 @@ export class OpTable {
   }
 
   isLive(slot: number, gen: number): boolean {
-    return slot < this.capacity && this.gen[slot] === gen && this.target[slot] !== null;
+    return slot < this.capacity && this.gen[slot] === gen && this.target(slot) !== null;
   }
 }
 

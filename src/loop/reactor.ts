@@ -230,7 +230,7 @@ export class Reactor {
 
   /** Keep `obj` alive until the op's CQE (memory the kernel reads or writes). */
   hold(handle: number, obj: unknown): void {
-    this.ops.hold[slotOf(handle)] = obj;
+    this.ops.hold(slotOf(handle), obj);
   }
 
   // ---- operations not tied to sockets or files -------------------------------------------
@@ -335,7 +335,7 @@ export class Reactor {
     }
     let n = this.#cqLen;
     if (n === this.#cqRes.length) this.#growQueue();
-    this.#cqTarget[n] = ops.target[lo]!;
+    this.#cqTarget[n] = ops.target(lo)!;
     this.#cqRes[n] = res;
     this.#cqFlags[n] = flags;
     this.#cqTag[n] = ops.tag[lo]!;
