@@ -1,0 +1,61 @@
+// One connection, one request at a time, every latency kept: the percentiles of a sequential
+// client without wrk's histogram, and how often a request is slow (the tail's rate).
+//
+//   bun bench/clients/sequential.ts PORT [SECONDS] [PATH]       (run it pinned: taskset -c 1)
+//
+// Prints one line: n, p50, p90, p99, p99.9, max (µs), and the requests over 300 µs per second.
+const [portArg = "", secsArg = "5", path = "/plaintext"] = process.argv.slice(2);
+const port = Number(portArg);
+const secs = Number(secsArg);
+if (!port || !(secs > 0)) {
+  process.stderr.write("usage: sequential.ts PORT [SECONDS] [PATH]\n");
+  process.exit(2);
+}
+const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+const latencies: number[] = [];
+let sentAt = 0;
+let pending = "";
+const start = performance.now();
+const { promise: done, resolve } = Promise.withResolvers<void>();
+
+function complete(s: string): number {
+  const end = s.indexOf("\r\n\r\n");
+  if (end < 0) return -1;
+  const m = /\r\ncontent-length:\s*(\d+)/i.exec(s.slice(0, end));
+  const total = end + 4 + (m ? Number(m[1]) : 0);
+  return s.length >= total ? total : -1;
+}
+
+const socket = await Bun.connect({
+  hostname: "127.0.0.1",
+  port,
+  socket: {
+    data(s, bytes) {
+      pending += bytes.toString("latin1");
+      const n = complete(pending);
+      if (n < 0) return;
+      const now = performance.now();
+      latencies.push(now - sentAt);
+      pending = pending.slice(n);
+      if (now - start >= secs * 1000) {
+        s.end();
+        resolve();
+        return;
+      }
+      sentAt = performance.now();
+      s.write(request);
+    },
+    close: () => resolve(),
+  },
+});
+sentAt = performance.now();
+socket.write(request);
+await done;
+
+const sorted = Float64Array.from(latencies).sort();
+const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000);
+const slow = latencies.filter((l) => l > 0.3).length;
+console.log(
+  `n=${sorted.length} p50=${at(0.5)}µs p90=${at(0.9)}µs p99=${at(0.99)}µs p99.9=${at(0.999)}µs ` +
+    `max=${Math.round(sorted[sorted.length - 1]! * 1000)}µs slow(>300µs)/s=${(slow / secs).toFixed(1)}`,
+);
