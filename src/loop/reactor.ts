@@ -27,6 +27,8 @@ export interface ReactorOptions extends RingOptions {
   maxSendBytes?: number;
 }
 
+/** Length the completion queue's owner array shrinks back to after a larger batch. */
+const CQ_TARGETS_KEPT = 256;
 /** Native scratch per op slot (timespecs, sockaddrs, open_how, iovecs): owned by the op until its CQE. */
 // Layout a user may rely on: [0, 144) free for the op (msghdr + 5 iovecs, sockaddr, open_how), [144, 160)
 // the timespec of an untracked LINK_TIMEOUT that follows it.
@@ -391,6 +393,9 @@ export class Reactor {
       this.stats.completions += i;
       this.#cqLen = 0;
       this.#running = false;
+      // Written every batch, this array is in each young collection's remembered set, which
+      // rescans all of it: after a burst (a connection storm) it goes back to a small size.
+      if (this.#cqTarget.length > CQ_TARGETS_KEPT) this.#cqTarget.length = CQ_TARGETS_KEPT;
     }
     // A throwing callback is a bug in its owner: the batch finishes, then it surfaces like any
     // uncaught exception in Bun.
