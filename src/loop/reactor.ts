@@ -431,6 +431,16 @@ export class Reactor {
     return true;
   }
 
+  readonly #closers: (() => void)[] = [];
+
+  /**
+   * Run `fn` when the reactor closes, after its operations were cancelled and before the ring goes:
+   * for layers above that keep per-reactor native memory (the file server's read buffers).
+   */
+  onClose(fn: () => void): void {
+    this.#closers.push(fn);
+  }
+
   /** Cancel everything, wait briefly for the cancellations, release the ring. */
   close(): void {
     if (this.#closed) return;
@@ -440,6 +450,13 @@ export class Reactor {
       this.runUntil(() => this.ops.live === 0, 200);
     }
     this.#closed = true;
+    for (const fn of this.#closers.splice(0)) {
+      try {
+        fn();
+      } catch (e) {
+        queueMicrotask(() => { throw e; });
+      }
+    }
     this.driver.close();
     this.#buffers?.close();
     this.#chunks?.close();

@@ -40,6 +40,13 @@ async function withServer(o: FileServerOptions, fn: (s: Server, r: Reactor) => P
     expect(st?.activeTransfers, why).toBe(0);
     expect(st?.blocksInUse, why).toBe(0);
     expect(st?.privateEntries, why).toBe(0);
+    // The reactor's close unmaps the file server's native pools and drops its cache.
+    const after = fileServerStats(r);
+    if (after) {
+      expect(after.blocksAllocatedBytes, "read buffers unmapped with the reactor").toBe(0);
+      expect(after.metasAllocatedBytes, "stat records unmapped with the reactor").toBe(0);
+      expect(after.cachedEntries + after.bytesCached, "cache emptied with the reactor").toBe(0);
+    }
   }
 }
 

@@ -171,6 +171,17 @@ export class BlockPool {
   get allocatedBytes(): number {
     return this.#slabs.length * BLOCKS_PER_SLAB * READ_BLOCK;
   }
+
+  /** Unmap every slab (the reactor is closed and nothing of the kernel's reads into them any more). */
+  free(): void {
+    for (const slab of this.#slabs) slab.free();
+    this.#slabs.length = 0;
+    this.#free.length = 0;
+    this.all.length = 0;
+    this.#waiters.length = 0;
+    this.#waitHead = 0;
+    this.inUse = 0;
+  }
 }
 
 /** One native record (path, statx, open_how) of an open file. */
@@ -202,6 +213,18 @@ class MetaPool {
   }
   give(m: Meta): void {
     this.#free.push(m);
+  }
+
+  get allocatedBytes(): number {
+    return this.#slabs.length * METAS_PER_SLAB * META_SIZE;
+  }
+
+  /** Unmap every slab (see BlockPool.free). */
+  free(): void {
+    for (const slab of this.#slabs) slab.free();
+    this.#slabs.length = 0;
+    this.#free.length = 0;
+    this.count = 0;
   }
 }
 
@@ -530,6 +553,23 @@ export class FileServer {
     this.smallFileMax = Math.max(0, o.smallFileMax ?? SMALL_FILE_MAX);
     this.smallCacheBytes = Math.max(0, o.smallCacheBytes ?? SMALL_CACHE_BYTES);
     this.hasOpenat2 = reactor.ring.supportedOps.has(IORING_OP_OPENAT2);
+    reactor.onClose(() => this.#close());
+  }
+
+  /**
+   * The reactor closed: its descriptors go with the ring; the native read buffers and stat records
+   * are unmapped here, unless an operation outlived the reactor's cancellation (the kernel might
+   * still write into them: then they are left mapped, a bounded leak rather than a write into
+   * memory reused by someone else).
+   */
+  #close(): void {
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#sweep = null;
+    for (const e of this.cache.values()) e.bytes = null;
+    this.cache.clear();
+    if (this.reactor.ops.live > 0) return;
+    this.blocks.free();
+    this.metas.free();
   }
 
   /** Cached entries holding an open descriptor (for leak checks: FileSlots.inUse minus these). */
@@ -696,6 +736,7 @@ export function fileServerStats(reactor: Reactor) {
     privateEntries: fs.privateEntries,
     blocksInUse: fs.blocks.inUse,
     blocksAllocatedBytes: fs.blocks.allocatedBytes,
+    metasAllocatedBytes: fs.metas.allocatedBytes,
     blocksWaiting: fs.blocks.waiting,
     activeTransfers: fs.activeTransfers,
   };
