@@ -20,8 +20,8 @@
 // - req.blob() type: Bun gives text/plain;charset=utf-8 whatever the request's Content-Type; we give
 //   the Content-Type (Fetch standard: the blob's type is the body's MIME type).
 // - A handler that throws (no error()): Bun answers "Something went wrong!" (or an HTML page in
-//   development) and keeps the connection; we answer "Internal Server Error" (with the stack in
-//   development) and close it (test/http/failure.test.ts).
+//   development), we answer "Internal Server Error" (with the stack in development); both keep the
+//   connection (test/http/failure.test.ts).
 // - Reason phrases follow RFC 9110's names where they changed: 422 "Unprocessable Content" (Bun:
 //   "Unprocessable Entity"), 413 "Content Too Large" (Bun: "Payload Too Large").
 // - A ReadableStream body whose chunks were all enqueued in start(): Bun sends no Content-Type, we

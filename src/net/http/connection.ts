@@ -274,13 +274,14 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     this.#pump();
   }
 
-  #replaceWithError(slot: Slot, status: number, text: string): void {
+  /** Answer `slot` with an error of ours; `close` unless the request itself is sound (a handler failed). */
+  #replaceWithError(slot: Slot, status: number, text: string, close = true): void {
     slot.res = null;
     slot.staticRoute = null;
     slot.errorStatus = status;
     slot.errorText = text;
     slot.ready = slot.final = true;
-    slot.keepAlive = false;
+    if (close) slot.keepAlive = false;
     this.#pump();
   }
 
@@ -371,9 +372,14 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (this.#queue[0] === slot) this.#pump();
   }
 
+  /**
+   * Our own answer for `slot` (a handler that failed: 500). The connection stays open, as with
+   * Bun.serve: the error response is framed like any other and the request was read whole (or its
+   * body is read and dropped by #pump, or the connection closes if that body is large).
+   */
   settleError(slot: Slot, status: number, text: string): void {
     if (slot.final) return;
-    this.#replaceWithError(slot, status, text);
+    this.#replaceWithError(slot, status, text, false);
   }
 
   /** Write every ready response at the head of the queue, in order. */
@@ -459,7 +465,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       const body = slot.errorText + "\n";
       conn.writeLatin1(serializeHead({
         status: slot.errorStatus, statusText: "", headers: null, defaultType: "text/plain;charset=utf-8",
-        length: Buffer.byteLength(body), keepAlive: false, versionMinor: slot.versionMinor,
+        length: Buffer.byteLength(body), keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
       }));
       if (!slot.isHead) conn.writeUtf8(body);
       return true;
