@@ -44,20 +44,20 @@ function serializeUrl(url: string): string {
   }
 }
 
-let lastHost = "";
+let lastOrigin = "";
 // The last Host's raw bytes: nearly every request repeats it, and comparing bytes is cheaper than
 // decoding them to a string first.
 const lastRawHost = new Uint8Array(256);
 let lastRawHostLen = -1;
 const hostCache = new Map<string, string>();
 
-/** The Host in buf[start, end) as the URL serializer writes it (lower case, no default port, canonical IP forms). */
-function normalHostAt(buf: Uint8Array, start: number, end: number): string {
+/** "http://" and the Host in buf[start, end) as the URL serializer writes it (lower case, no default port, canonical IP forms). */
+function originAt(buf: Uint8Array, start: number, end: number): string {
   const n = end - start;
   if (n === lastRawHostLen) {
     let i = 0;
     while (i < n && buf[start + i] === lastRawHost[i]) i++;
-    if (i === n) return lastHost;
+    if (i === n) return lastOrigin;
   }
   const raw = latin1(buf, start, end);
   let h = hostCache.get(raw);
@@ -74,8 +74,18 @@ function normalHostAt(buf: Uint8Array, start: number, end: number): string {
     lastRawHost.set(buf.subarray(start, end));
     lastRawHostLen = n;
   } else lastRawHostLen = -1;
-  lastHost = h;
-  return h;
+  return (lastOrigin = `http://${h}`);
+}
+
+let lastDefaultHost = "", lastDefaultOrigin = "";
+
+/** "http://" and the server's own host, for a request without Host (HTTP/1.0). */
+function originOf(host: string): string {
+  if (host !== lastDefaultHost) {
+    lastDefaultHost = host;
+    lastDefaultOrigin = `http://${host}`;
+  }
+  return lastDefaultOrigin;
 }
 
 export class UringRequest {
@@ -126,9 +136,9 @@ export class UringRequest {
   get url(): string {
     if (this.#url !== null) return this.#url;
     if (this.#absolute) return (this.#url = serializeUrl(this.#target));
-    const host = this.#hostStart >= 0 ? normalHostAt(this._head, this.#hostStart, this.#hostEnd) : this.#defaultHost;
+    const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
     const path = this.#target === "*" ? "/*" : this.#target;
-    const url = `http://${host}${path}`;
+    const url = origin + path;
     return (this.#url = pathNeedsUrlParser(path) ? serializeUrl(url) : url);
   }
 

@@ -255,13 +255,19 @@ export async function pipeStream(
 export function wantsStreaming(fields: HeaderFields | null): boolean {
   if (fields === null) return false;
   const ct = fields["content-type"];
-  if (typeof ct === "string") {
-    const t = ct.trimStart().toLowerCase();
-    if (
-      t.startsWith("text/event-stream") || t.startsWith("application/x-ndjson") || t.startsWith("application/jsonl") ||
-      t.startsWith("application/json-seq") || t.startsWith("application/stream+json") || t.startsWith("multipart/x-mixed-replace")
-    ) return true;
-  }
+  if (typeof ct === "string" && streamingType(ct)) return true;
   const xab = fields["x-accel-buffering"];
   return typeof xab === "string" && xab.toLowerCase() === "no";
+}
+
+// The last Content-Type asked about and the answer: responses of one app repeat a few types.
+let lastType = "", lastTypeStreams = false;
+
+function streamingType(ct: string): boolean {
+  if (ct === lastType) return lastTypeStreams;
+  const t = ct.trimStart().toLowerCase();
+  lastType = ct;
+  return (lastTypeStreams =
+    t.startsWith("text/event-stream") || t.startsWith("application/x-ndjson") || t.startsWith("application/jsonl") ||
+    t.startsWith("application/json-seq") || t.startsWith("application/stream+json") || t.startsWith("multipart/x-mixed-replace"));
 }
