@@ -50,9 +50,30 @@ export class Block implements SendHold {
   }
 }
 
+/** Native slabs of one size, mapped on demand and unmapped together (the pools' memory). */
+class Slabs {
+  readonly #regions: NativeRegion[] = [];
+  constructor(readonly bytesEach: number) {}
+
+  add(): NativeRegion {
+    const r = new NativeRegion(this.bytesEach);
+    this.#regions.push(r);
+    return r;
+  }
+
+  get bytes(): number {
+    return this.#regions.length * this.bytesEach;
+  }
+
+  free(): void {
+    for (const r of this.#regions) r.free();
+    this.#regions.length = 0;
+  }
+}
+
 export class BlockPool {
   readonly maxBlocks: number;
-  readonly #slabs: NativeRegion[] = [];
+  readonly #slabs = new Slabs(BLOCKS_PER_SLAB * READ_BLOCK);
   readonly #free: Block[] = [];
   readonly all: Block[] = [];
   #waiters: FileTransfer[] = [];
@@ -77,8 +98,7 @@ export class BlockPool {
     let b = this.#free.pop();
     if (!b) {
       if (this.all.length + BLOCKS_PER_SLAB > this.maxBlocks) return null;
-      const slab = new NativeRegion(BLOCKS_PER_SLAB * READ_BLOCK);
-      this.#slabs.push(slab);
+      const slab = this.#slabs.add();
       for (let i = BLOCKS_PER_SLAB - 1; i >= 0; i--) {
         const blk = new Block(this.all.length, slab.ptr + i * READ_BLOCK, this, new Uint8Array(slab.buffer, i * READ_BLOCK, READ_BLOCK));
         this.all.push(blk);
@@ -115,13 +135,12 @@ export class BlockPool {
   }
 
   get allocatedBytes(): number {
-    return this.#slabs.length * BLOCKS_PER_SLAB * READ_BLOCK;
+    return this.#slabs.bytes;
   }
 
   /** Unmap every slab (the reactor is closed and nothing of the kernel's reads into them any more). */
   free(): void {
-    for (const slab of this.#slabs) slab.free();
-    this.#slabs.length = 0;
+    this.#slabs.free();
     this.#free.length = 0;
     this.all.length = 0;
     this.#waiters.length = 0;
@@ -138,7 +157,7 @@ export interface Meta {
 }
 
 export class MetaPool {
-  readonly #slabs: NativeRegion[] = [];
+  readonly #slabs = new Slabs(METAS_PER_SLAB * META_SIZE);
   readonly #free: Meta[] = [];
   readonly max: number;
   count = 0;
@@ -149,8 +168,7 @@ export class MetaPool {
     let m = this.#free.pop();
     if (!m) {
       if (this.count + METAS_PER_SLAB > this.max) return null;
-      const region = new NativeRegion(METAS_PER_SLAB * META_SIZE);
-      this.#slabs.push(region);
+      const region = this.#slabs.add();
       for (let i = METAS_PER_SLAB - 1; i >= 0; i--) this.#free.push({ ptr: region.ptr + i * META_SIZE, off: i * META_SIZE, region });
       this.count += METAS_PER_SLAB;
       m = this.#free.pop()!;
@@ -162,13 +180,12 @@ export class MetaPool {
   }
 
   get allocatedBytes(): number {
-    return this.#slabs.length * METAS_PER_SLAB * META_SIZE;
+    return this.#slabs.bytes;
   }
 
   /** Unmap every slab (see BlockPool.free). */
   free(): void {
-    for (const slab of this.#slabs) slab.free();
-    this.#slabs.length = 0;
+    this.#slabs.free();
     this.#free.length = 0;
     this.count = 0;
   }
