@@ -77,17 +77,17 @@ let slicedOverflow = false;
   };
 }
 
-function isWholeBunFile(file: Blob): file is Blob & { name: string } {
+/** Whether `file` is a whole BunFile (not a slice, not another Blob); `name` is its name, read by the caller. */
+function isWholeBunFile(file: Blob, name: unknown): name is string {
   if (Object.getPrototypeOf(file) !== bunFileProto) return false;
-  const name = (file as { name?: unknown }).name;
   return typeof name === "string" && !slicedOverflow && (slicedNames.size === 0 || !slicedNames.has(name));
 }
 
 /** ServerCore.sendFile's default: the io_uring path, Bun's reader where it cannot be used. */
 export function sendFileUring(hc: HttpConnection, file: Blob, req: UringRequest | null, o: FileResponseOptions): Promise<boolean> {
   const fs = fileServer(hc.conn.reactor);
-  if (!isWholeBunFile(file)) return sendFileByStream(hc, file, req, o);
-  const name = file.name;
+  const name = (file as { name?: unknown }).name;
+  if (!isWholeBunFile(file, name)) return sendFileByStream(hc, file, req, o);
   let target = req ? staticTargets.get(req) : undefined;
   if (target !== undefined && target.fileName !== name) target = undefined;
   if (fs === null) {
@@ -112,7 +112,7 @@ export function sendCachedFile(
 ): boolean {
   if (status !== 200 || !keepAlive || versionMinor !== 1 || req === null || fields === null) return false;
   if (!isHead && req.method !== "GET") return false;
-  if (Object.getPrototypeOf(file) !== bunFileProto) return false;
+  if (!isWholeBunFile(file, name)) return false;
   const fs = fileServer(hc.conn.reactor);
   if (fs === null) return false;
   const e = fs.cache.get(name);
@@ -122,7 +122,6 @@ export function sendCachedFile(
   for (const _ in fields) if (++n > 1) return false;
   const plainType = fields["content-type"];
   if (typeof plainType !== "string") return false;
-  if (slicedNames.size !== 0 && (slicedOverflow || slicedNames.has(name))) return false;
   if (mayHaveFileHeaders(req._head) || staticTargets.has(req)) return false;
   if (!fs.fresh(e)) return false;
   const whole = isHead ? null : e.response(plainType);

@@ -165,8 +165,8 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     e.kind = BodyKind.File;
     e.blob = blob;
     e.name = name;
-    // Each Blob getter is a native call; this Response has a Content-Type, which wins over the file's.
-    e.type = "";
+    // e.type stays "": each Blob getter is a native call, and this Response has a Content-Type,
+    // which wins over the file's.
     return e;
   }
   e.kind = BodyKind.Bytes;
