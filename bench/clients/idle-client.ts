@@ -6,6 +6,8 @@
 // Prints JSON lines on stdout: {"event":"ready","open":N,"failed":N} once every connection has
 // its response (or failed), and {"event":"status","open":N} on SIGUSR2, so the harness can check
 // that the server did not drop them while it measured. Runs until killed.
+import { responseLength } from "./framing.ts";
+
 const [host = "127.0.0.1", portArg = "", countArg = "", path = "/plaintext"] = process.argv.slice(2);
 const port = Number(portArg);
 const count = Number(countArg);
@@ -30,12 +32,6 @@ let open = 0;
 let failed = 0;
 const sockets: Bun.Socket<State>[] = []; // held so nothing is collected while idle
 
-function complete(buf: string): boolean {
-  const end = buf.indexOf("\r\n\r\n");
-  if (end < 0) return false;
-  const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end));
-  return !m || buf.length >= end + 4 + Number(m[1]); // ASCII bodies, so chars == bytes
-}
 
 function connectOne(): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
@@ -57,7 +53,7 @@ function connectOne(): Promise<boolean> {
         data(s, bytes) {
           if (s.data.settled) return;
           s.data.buf += new TextDecoder().decode(bytes);
-          if (!complete(s.data.buf)) return;
+          if (responseLength(s.data.buf) < 0) return; // ASCII bodies, so chars == bytes
           const ok = /^HTTP\/1\.[01] 2\d\d/.test(s.data.buf);
           s.data.buf = "";
           if (ok) {

@@ -4,6 +4,8 @@
 //   bun bench/clients/sequential.ts PORT [SECONDS] [PATH]       (run it pinned: taskset -c 1)
 //
 // Prints one line: n, p50, p90, p99, p99.9, max (µs), and the requests over 300 µs per second.
+import { responseLength } from "./framing.ts";
+
 const [portArg = "", secsArg = "5", path = "/plaintext"] = process.argv.slice(2);
 const port = Number(portArg);
 const secs = Number(secsArg);
@@ -18,21 +20,13 @@ let pending = "";
 const start = performance.now();
 const { promise: done, resolve } = Promise.withResolvers<void>();
 
-function complete(s: string): number {
-  const end = s.indexOf("\r\n\r\n");
-  if (end < 0) return -1;
-  const m = /\r\ncontent-length:\s*(\d+)/i.exec(s.slice(0, end));
-  const total = end + 4 + (m ? Number(m[1]) : 0);
-  return s.length >= total ? total : -1;
-}
-
 const socket = await Bun.connect({
   hostname: "127.0.0.1",
   port,
   socket: {
     data(s, bytes) {
       pending += bytes.toString("latin1");
-      const n = complete(pending);
+      const n = responseLength(pending);
       if (n < 0) return;
       const now = performance.now();
       latencies.push(now - sentAt);
