@@ -24,19 +24,17 @@
 //   connection (test/http/failure.test.ts).
 // - Reason phrases follow RFC 9110's names where they changed: 422 "Unprocessable Content" (Bun:
 //   "Unprocessable Entity"), 413 "Content Too Large" (Bun: "Payload Too Large").
-// - A ReadableStream body whose chunks were all enqueued in start(): Bun sends no Content-Type, we
-//   send text/plain;charset=utf-8 (Bun's Response.bytes() hands such a stream over at once, as if it
-//   were text; it cannot be told from a string body without the costly res.body).
 // - req.url: both serialize it for origin-form targets ("/a/../b" -> "/b", host lower-cased, default
 //   port dropped); for an absolute-form target Bun keeps the target as sent
 //   ("http://Upper.Example:80/a/./b"), we serialize it too ("http://upper.example/a/b"), so that
 //   `new Request(req).url === req.url` always.
 // - Pipelined requests whose responses are streams: Bun 1.3.14 answered none of them (hung) in our
 //   probe; we answer all, in order (test/http/protocol.test.ts).
-// - ReadableStream and async-generator response bodies: we collect the whole body, then send it
-//   with Content-Length (a Response does not cheaply reveal a stream body before it is consumed:
-//   res.body costs 0.3-1.4 us for in-memory bodies, and bytes()/blob() take the stream). Bun streams
-//   it chunked unless it ended at once. Same bytes; an endless stream (SSE) never answers with us.
+// - ReadableStream and async-generator response bodies: both stream them chunked unless they end at
+//   once (then both send a Content-Length); where that line falls differs (Bun waits a little for a
+//   first chunk). With a Content-Type other than a streaming one (SSE, NDJSON, ...) and no
+//   X-Accel-Buffering: no, we collect the stream whole and send it with a Content-Length: nothing
+//   cheap tells such a body from a Bun.file one (src/net/http/response.ts, wantsStreaming).
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";

@@ -144,16 +144,14 @@ describe("handler failures", () => {
     }
   });
 
-  test("a response stream that errors before its end gives a 500 and a close", async () => {
+  test("a response stream that fails before producing anything gives a 500 and a close", async () => {
     const s = serve({
       port: 0, hostname: "127.0.0.1", development: false,
       fetch: () =>
         new Response(
           new ReadableStream({
-            async pull(c) {
-              await sleep(2);
-              c.enqueue(new TextEncoder().encode("partial"));
-              c.error(new Boom("stream broke"));
+            start(c) {
+              c.error(new Boom("stream broke at once"));
             },
           }),
         ),
@@ -168,6 +166,42 @@ describe("handler failures", () => {
       });
       const ok = await fetchText(s.url.href).catch(() => null);
       expect(ok?.status, "got the server down after a failed stream, wanted it going on").toBe(500);
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  test("a response stream that fails midway cuts the connection: the body never looks complete", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1", development: false,
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            async pull(c) {
+              await sleep(2);
+              c.enqueue(new TextEncoder().encode("partial"));
+              await sleep(20);
+              c.error(new Boom("stream broke"));
+            },
+          }),
+        ),
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      await quiet(async () => {
+        await c.write(get("/"));
+        expect(await c.waitEnd(), "got the connection open after a failed body, wanted it closed").toBe(true);
+      });
+      const text = c.text();
+      // The head went out before the failure (the body is streamed): chunked, the chunk that was
+      // produced, and no last chunk (RFC 9112 §7.1), so no client takes the body as whole.
+      expect(text, "got no streamed head").toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*transfer-encoding: chunked\r\n/i);
+      expect(text.endsWith("7\r\npartial\r\n"), `got ${JSON.stringify(text.slice(-40))}, wanted the body to stop after the chunk produced`).toBe(true);
+      const again = await fetchText(s.url.href).catch((e) => e as Error);
+      expect(again instanceof Error, "got a complete response from a stream that failed midway").toBe(true);
+      const probe = await RawHttp.open(s.port);
+      expect(probe.error, "got the server down after a failed stream, wanted it going on").toBeNull();
+      probe.destroy();
     } finally {
       await s.stop(true);
     }

@@ -1,6 +1,7 @@
-// Responses sent as they are produced: server-sent events, NDJSON, X-Accel-Buffering: no.
-// Other stream bodies are collected whole (a Response does not reveal cheaply that its body is a
-// stream; see wantsStreaming in src/net/http/response.ts).
+// Responses sent as they are produced: a stream or async generator body without a Content-Type,
+// server-sent events, NDJSON, X-Accel-Buffering: no. A stream body with another Content-Type is
+// collected whole (nothing cheap tells it from a Bun.file body; see wantsStreaming in
+// src/net/http/response.ts).
 import { test, expect, afterAll } from "bun:test";
 import net from "node:net";
 import { serve } from "../../src/index.ts";
@@ -48,6 +49,39 @@ const server = serve({
       }, { highWaterMark: 1 });
       return new Response(stream, { headers: { "x-accel-buffering": "no", "content-type": "application/octet-stream" } });
     }
+    if (path === "/plain-stream") {
+      // No Content-Type: the usual `new Response(stream)`. Endless: only a streamed answer arrives.
+      let i = 0;
+      let timer: ReturnType<typeof setInterval>;
+      return new Response(new ReadableStream<Uint8Array>({
+        start(c) {
+          timer = setInterval(() => c.enqueue(enc.encode(`tick ${i++}\n`)), 20);
+        },
+        cancel() {
+          clearInterval(timer);
+          cancelled++;
+        },
+      }));
+    }
+    if (path === "/plain-gen") {
+      async function* words() {
+        for (const w of ["one ", "two ", "three"]) {
+          await Bun.sleep(30);
+          yield w;
+        }
+      }
+      return new Response(words() as unknown as ReadableStream);
+    }
+    if (path === "/at-once") {
+      return new Response(new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(enc.encode("all "));
+          c.enqueue(enc.encode("at once"));
+          c.close();
+        },
+      }));
+    }
+    if (path === "/untyped-blob") return new Response(new Blob(["blob bytes"]));
     return new Response("ok");
   },
 });
@@ -81,6 +115,54 @@ test("the producer is cancelled when the client goes away", async () => {
   c.socket.destroy();
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
+});
+
+test("a stream without a Content-Type is sent as it is produced, chunked (it never ends)", async () => {
+  const c = rawRequest("GET /plain-stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);
+  const text = c.data();
+  expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
+  expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
+  expect(/content-length/i.test(text), "a Content-Length on an endless stream").toBe(false);
+  const before = cancelled;
+  c.socket.destroy();
+  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
+  expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
+});
+
+test("an async generator without a Content-Type streams each piece as it is yielded", async () => {
+  const c = rawRequest("GET /plain-gen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  for (let i = 0; i < 100 && !c.data().includes("one "); i++) await Bun.sleep(5);
+  expect(c.data().includes("three"), "the first piece came only with the last").toBe(false);
+  await c.closed;
+  expect(c.data(), "chunked pieces, then the last chunk").toMatch(/\r\n\r\n4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n$/);
+});
+
+test("a stream that ends at once goes out with a Content-Length, as Bun.serve sends it", async () => {
+  const res = await fetch(`http://127.0.0.1:${server.port}/at-once`);
+  expect(res.headers.get("content-length")).toBe("11");
+  expect(res.headers.get("transfer-encoding")).toBeNull();
+  expect(await res.text()).toBe("all at once");
+});
+
+test("an untyped Blob body (no bytes in the Response either) is sent whole, typed as Bun.serve types it", async () => {
+  const res = await fetch(`http://127.0.0.1:${server.port}/untyped-blob`);
+  expect(res.headers.get("content-length")).toBe("10");
+  expect(res.headers.get("content-type")).toBe("text/plain;charset=utf-8");
+  expect(await res.text()).toBe("blob bytes");
+});
+
+test("HEAD of a streamed body: the head alone, and the producer is cancelled", async () => {
+  const before = cancelled;
+  const c = rawRequest("HEAD /plain-stream HTTP/1.1\r\nHost: x\r\n\r\nGET /at-once HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  await c.closed;
+  const text = c.data();
+  const heads = text.split("HTTP/1.1 200 OK").length - 1;
+  expect(heads, `got ${JSON.stringify(text)}`).toBe(2);
+  expect(text.includes("tick"), "a HEAD response with a body").toBe(false);
+  expect(text.endsWith("all at once"), "the pipelined GET after the HEAD").toBe(true);
+  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
+  expect(cancelled - before, "the HEAD's stream cancelled").toBe(1);
 });
 
 test("an async generator with an NDJSON type streams each line", async () => {

@@ -11,7 +11,10 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { HttpError, httpErrorInfo } from "./errors.ts";
 import { RequestBody } from "./body.ts";
 import { UringRequest, type RequestContext } from "./request.ts";
-import { serializeHead, extractBody, bodyForbidden, pipeStream, wantsStreaming, headerFields, BodyKind } from "./response.ts";
+import {
+  serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
+  headerFields, BodyKind, type ChunkReader,
+} from "./response.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
 import { sendCachedFile, sendFileUring } from "./files.ts";
@@ -20,6 +23,7 @@ import { sendCachedFile, sendFileUring } from "./files.ts";
 export const MAX_PIPELINED = 128;
 /** After a response is written while its request body is still arriving, read and drop at most this much. */
 const MAX_DISCARD_BYTES = 1024 * 1024;
+const EMPTY_BYTES = new Uint8Array(0);
 
 const BODY_NONE = 0, BODY_LENGTH = 1, BODY_CHUNKED = 2;
 
@@ -77,7 +81,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     });
   }
   #paused = false;
-  #streamReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #streamReader: ChunkReader | null = null;
   #pausedByBody = false;
   #inProcess = false;
 
@@ -475,12 +479,14 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const status = res.status;
     const forbidden = bodyForbidden(status);
     const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
-    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res);
+    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, false);
     const e = extractBody(res, fields);
+    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, true);
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
-    if (forbidden || e.kind === BodyKind.None) {
+    if (forbidden || e.kind === BodyKind.None || e.kind === BodyKind.Live) {
       if (e.kind === BodyKind.Stream) e.pending!.catch(() => {});
+      else if (e.kind === BodyKind.Live) res.body?.cancel().catch(() => {});
       conn.writeLatin1(serializeHead({
         status, statusText: res.statusText, headers: null, fields, defaultType: "",
         length: forbidden ? -2 : 0, keepAlive, versionMinor: minor,
@@ -546,27 +552,89 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     return false;
   }
 
-  /** A body sent as it is produced (server-sent events and the like), chunked with backpressure. */
-  #writeStream(slot: Slot, res: Response): boolean {
+  /**
+   * A body read as it is produced (a stream, an async generator, server-sent events). What it has
+   * ready at once is gathered: if it ends there, the response has a Content-Length (as Bun.serve
+   * does); if not, the head goes out now and the rest follows chunked, with backpressure.
+   */
+  #writeStream(slot: Slot, res: Response, untyped: boolean): boolean {
     const conn = this.conn;
-    const chunked = slot.versionMinor === 1;
-    if (!chunked) slot.keepAlive = false; // HTTP/1.0 has no chunked coding: the close ends the body
-    const body = slot.isHead ? null : res.body;
-    if (slot.isHead) res.body?.cancel().catch(() => {});
-    conn.writeLatin1(serializeHead({
+    const body = res.body;
+    const head = (length: number) => conn.writeLatin1(serializeHead({
       status: res.status, statusText: res.statusText, headers: res.headers, defaultType: "",
-      length: slot.isHead ? -2 : chunked ? -1 : -3, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+      length, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
     }));
-    if (!body) {
-      if (chunked && !slot.isHead) conn.writeLatin1("0\r\n\r\n");
+    if (body === null) {
+      head(0);
       return true;
     }
+    const reader = body.getReader() as unknown as ChunkReader;
+    if (untyped) {
+      const blob = blobBehind(res);
+      if (blob !== null) return this.#writeUntypedBlob(slot, res, reader, blob);
+    }
+    if (slot.isHead) {
+      reader.cancel().catch(() => {});
+      head(-2); // the length is not known without producing the body
+      return true;
+    }
+    let ready;
+    try {
+      ready = readyChunks(reader);
+    } catch (err) {
+      reader.releaseLock();
+      throw err; // nothing is out yet: the caller answers 500
+    }
+    if (ready.done) {
+      reader.releaseLock();
+      head(ready.bytes);
+      for (const c of ready.chunks) conn.write(c);
+      return true;
+    }
+    const chunked = slot.versionMinor === 1;
+    if (!chunked) slot.keepAlive = false; // HTTP/1.0 has no chunked coding: the close ends the body
+    head(chunked ? -1 : -3);
+    for (const c of ready.chunks) writeChunk(conn, c, chunked);
     this.#writing = true;
-    pipeStream(conn, body, chunked, this.waitDrain, Infinity, (r) => (this.#streamReader = r)).then(
+    pipeReader(conn, reader, ready.next, chunked, this.waitDrain, Infinity, (r) => (this.#streamReader = r)).then(
       (ok) => this.#finishStreamed(slot, ok),
       (err) => {
         this.core.reportError(err);
         this.#finishStreamed(slot, false); // the head is out: a cut connection tells the client
+      },
+    );
+    return false;
+  }
+
+  /**
+   * An untyped Blob body (or an empty one): sent whole with a length and, when it has bytes, Bun's
+   * default type. `blob` is the Blob when Bun gave it, "unread" when only the reader has the bytes.
+   */
+  #writeUntypedBlob(slot: Slot, res: Response, reader: ChunkReader, blob: Blob | "unread"): boolean {
+    const conn = this.conn;
+    const send = (bytes: Uint8Array) => {
+      conn.writeLatin1(serializeHead({
+        status: res.status, statusText: res.statusText, headers: res.headers,
+        defaultType: bytes.length > 0 ? "text/plain;charset=utf-8" : "",
+        length: bytes.length, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+      }));
+      if (!slot.isHead) conn.write(bytes);
+    };
+    if (blob !== "unread" && blob.size === 0) {
+      reader.releaseLock();
+      send(EMPTY_BYTES);
+      return true;
+    }
+    this.#writing = true;
+    const whole = blob === "unread" ? collectChunks(reader, []) : (reader.releaseLock(), blob.bytes());
+    whole.then(
+      (bytes) => {
+        if (conn.open) send(bytes);
+        this.#finishStreamed(slot, conn.open);
+      },
+      (err) => {
+        this.core.reportError(err);
+        this.#finishStreamed(slot, false);
       },
     );
     return false;

@@ -1,5 +1,6 @@
 // Turning a Web Response into bytes on a connection: the head (status line, headers, Date,
 // framing) and the body, from known bytes in one go or streamed with backpressure.
+import { estimateShallowMemoryUsageOf } from "bun:jsc";
 import type { Connection } from "../tcp.ts";
 import { statusReason } from "./errors.ts";
 import { httpDate } from "./date.ts";
@@ -105,7 +106,10 @@ export const enum BodyKind {
   None = 0,
   Bytes = 1,
   File = 2,
+  /** A stream taken by blob()/bytes(): its bytes come in `pending` when it ends. */
   Stream = 3,
+  /** A stream not touched yet: read res.body and send as it is produced (sendLive). */
+  Live = 4,
 }
 
 export interface ExtractedBody {
@@ -137,8 +141,13 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   e.pending = null;
   e.type = "";
   // No Content-Type means no Bun.file body (Bun gives those one at construction): the cheap bytes()
-  // settles at once for every in-memory body (and then Bun's default type is text/plain).
+  // settles at once for every in-memory body (and then Bun's default type is text/plain). A body
+  // holding no bytes is a stream, an async generator or empty: it is read as it comes.
   if (fields === null || fields["content-type"] === undefined) {
+    if (holdsNoBytes(res)) {
+      e.kind = BodyKind.Live;
+      return e;
+    }
     const p = res.bytes();
     if (Bun.peek.status(p) === "fulfilled") {
       const bytes = asBytes(Bun.peek(p) as Uint8Array);
@@ -179,6 +188,24 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   return e;
 }
 
+// Bun (1.3.14, checked at load) reports a Response's shallow size as a constant plus the bytes of
+// its in-memory body, url and statusText; headers, streams, Blobs and files add nothing. So a
+// Response that reports no more than its url and statusText holds no body bytes, which is the only
+// way to tell a stream body before touching it: res.body costs 0.8-1.4 us on an in-memory or file
+// body, and bytes()/blob() take a stream whole. ~20 ns.
+const RESPONSE_BASE = estimateShallowMemoryUsageOf(new Response(null));
+const SIZE_PROBE_WORKS =
+  estimateShallowMemoryUsageOf(new Response("abcd")) === RESPONSE_BASE + 4 &&
+  estimateShallowMemoryUsageOf(new Response(null, { statusText: "ab" })) === RESPONSE_BASE + 2 &&
+  estimateShallowMemoryUsageOf(new Response(new ReadableStream())) === RESPONSE_BASE;
+
+/** True when `res` certainly holds no in-memory body bytes (false when unsure: then bytes() decides). */
+export function holdsNoBytes(res: Response): boolean {
+  if (!SIZE_PROBE_WORKS) return false;
+  const extra = estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
+  return extra <= 0 || extra === res.statusText.length + res.url.length;
+}
+
 /**
  * A body that cannot be read at all (already used: a handler returned the same Response twice)
  * rejects at once; throw, so the caller answers 500 rather than treat it as a stream that failed
@@ -203,33 +230,55 @@ function asBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
 const CRLF = "\r\n";
 
 /** Stream `stream` to `conn` as chunked (length < 0) or raw bytes, waiting for drain when queued bytes pile up. */
-export async function pipeStream(
+/** What is used of a stream's default reader. */
+export interface ChunkReader {
+  read(): Promise<ReadResult>;
+  cancel(reason?: unknown): Promise<void>;
+  releaseLock(): void;
+}
+type ReadResult = { done: boolean; value?: unknown };
+
+export function pipeStream(
   conn: Connection,
   stream: ReadableStream<Uint8Array>,
   chunked: boolean,
   waitDrain: () => Promise<void>,
   maxBytes = Infinity,
-  onReader?: (reader: ReadableStreamDefaultReader<Uint8Array> | null) => void,
+  onReader?: (reader: ChunkReader | null) => void,
 ): Promise<boolean> {
-  const reader = stream.getReader();
-  onReader?.(reader as unknown as ReadableStreamDefaultReader<Uint8Array>);
+  return pipeReader(conn, stream.getReader() as unknown as ChunkReader, null, chunked, waitDrain, maxBytes, onReader);
+}
+
+/**
+ * Send what `reader` produces (after `first`, a read already started), with backpressure: it waits
+ * for the socket to drain past the high-water mark. False when the client went away or a fixed
+ * length came up short.
+ */
+export async function pipeReader(
+  conn: Connection,
+  reader: ChunkReader,
+  first: Promise<ReadResult> | null,
+  chunked: boolean,
+  waitDrain: () => Promise<void>,
+  maxBytes = Infinity,
+  onReader?: (reader: ChunkReader | null) => void,
+): Promise<boolean> {
+  onReader?.(reader);
   let sent = 0;
   try {
     for (;;) {
-      const r = await reader.read();
+      const r = await (first ?? reader.read());
+      first = null;
       if (r.done) break;
-      let chunk = r.value;
       if (!conn.open) {
         reader.cancel().catch(() => {}); // the client is gone: stop the producer
         return false;
       }
-      if (!(chunk instanceof Uint8Array)) chunk = typeof chunk === "string" ? Buffer.from(chunk as string) : new Uint8Array(chunk as ArrayBuffer);
+      let chunk = chunkBytes(r.value);
       if (chunk.length === 0) continue;
       if (sent + chunk.length > maxBytes) chunk = chunk.subarray(0, maxBytes - sent);
       sent += chunk.length;
-      if (chunked) conn.writeLatin1(chunk.length.toString(16) + CRLF);
-      conn.write(chunk.length >= 65536 ? chunk.slice() : chunk);
-      if (chunked) conn.writeLatin1(CRLF);
+      writeChunk(conn, chunk, chunked);
       if (conn.needsDrain) await waitDrain();
       if (sent >= maxBytes) break;
     }
@@ -241,16 +290,101 @@ export async function pipeStream(
     throw e;
   } finally {
     onReader?.(null);
-    reader.releaseLock?.();
+    reader.releaseLock();
   }
 }
 
+/** The rest of what `reader` produces, after `chunks`, as one buffer. */
+export async function collectChunks(reader: ChunkReader, chunks: Uint8Array[]): Promise<Uint8Array> {
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(chunkBytes(r.value));
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** One body chunk on the wire: as is, or framed for chunked coding (RFC 9112 §7.1). */
+export function writeChunk(conn: Connection, chunk: Uint8Array, chunked: boolean): void {
+  if (chunked) conn.writeLatin1(chunk.length.toString(16) + CRLF);
+  conn.write(chunk.length >= 65536 ? chunk.slice() : chunk); // large ones are held, not copied: own them
+  if (chunked) conn.writeLatin1(CRLF);
+}
+
+/** A stream chunk as bytes: Uint8Array, any other view, ArrayBuffer or string (as UTF-8), as Bun.serve takes them. */
+function chunkBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "string") return Buffer.from(v);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw Object.assign(new TypeError(`a response body stream produced ${v === null ? "null" : typeof v}, not bytes or a string`), { code: "ERR_INVALID_STREAM_CHUNK" });
+}
+
 /**
- * Response types that mean "send as produced": server-sent events, NDJSON and JSON sequences,
- * multipart replace, or X-Accel-Buffering: no (nginx's convention). Such a Response's body is read
- * as a stream and sent chunked; every other body is taken whole (extractBody), because a Response
- * does not reveal cheaply whether its body is a stream (reading res.body costs ~1 us for in-memory
- * bodies, and bytes()/blob() consume a stream before it can be told apart).
+ * For a body that holds no bytes in the Response (BodyKind.Live), once the caller holds its reader
+ * and before any read: a Blob when it is one after all (an untyped Blob reports no bytes either),
+ * else null. Bun refuses blob() then as "already used" for a Blob body and as "locked" for a
+ * stream; nothing is consumed. (After a read has started, a stream says "already used" too.)
+ */
+export function blobBehind(res: Response): Blob | "unread" | null {
+  const p = res.blob();
+  const status = Bun.peek.status(p);
+  if (status === "fulfilled") return Bun.peek(p) as Blob;
+  if (status === "rejected") {
+    p.catch(() => {});
+    return (Bun.peek(p) as { code?: unknown }).code === "ERR_BODY_ALREADY_USED" ? "unread" : null;
+  }
+  return null;
+}
+
+/** Bound on what readyChunks() gathers before the response must go out chunked. */
+export const READY_MAX_BYTES = 64 * 1024;
+
+export interface ReadyChunks {
+  chunks: Uint8Array[];
+  bytes: number;
+  /** The stream ended: the chunks are the whole body. */
+  done: boolean;
+  /** The read left waiting (not done, under the bound), to go on from. */
+  next: Promise<ReadResult> | null;
+}
+
+/**
+ * The chunks `reader` has ready now, without waiting (Bun.peek on each read), up to
+ * READY_MAX_BYTES. A stream that ends here is sent with a Content-Length, as Bun.serve does; one
+ * that does not goes out chunked at once, so a producer that waits is never held back. Throws what
+ * the stream failed with.
+ */
+export function readyChunks(reader: ChunkReader): ReadyChunks {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  while (bytes < READY_MAX_BYTES) {
+    const p = reader.read();
+    const status = Bun.peek.status(p);
+    if (status === "pending") return { chunks, bytes, done: false, next: p };
+    if (status === "rejected") {
+      p.catch(() => {});
+      throw Bun.peek(p);
+    }
+    const r = Bun.peek(p) as ReadResult;
+    if (r.done) return { chunks, bytes, done: true, next: null };
+    const c = chunkBytes(r.value);
+    if (c.length === 0) continue;
+    chunks.push(c);
+    bytes += c.length;
+  }
+  return { chunks, bytes, done: false, next: null };
+}
+
+/**
+ * A Response with a Content-Type whose body is to be read as a stream: server-sent events, NDJSON
+ * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention). Without a Content-Type, extractBody tells a stream by its size
+ * (BodyKind.Live). With one, any other stream is taken whole: nothing cheap tells it from a Blob or
+ * Bun.file body (res.body costs ~1.4 us on a file and blob() takes a stream).
  */
 export function wantsStreaming(fields: HeaderFields | null): boolean {
   if (fields === null) return false;
