@@ -35,3 +35,43 @@ for (const [target, wanted] of [
     expect(got, `GET ${target}: got ${JSON.stringify(got)}, wanted ${JSON.stringify(wanted)}`).toBe(wanted);
   });
 }
+
+test("a static Response route on one keep-alive connection: same bytes each time, a Date that follows the clock, 304 and HEAD", async () => {
+  const s = serve({ port: 0, hostname: "127.0.0.1", routes: { "/s": new Response("static body", { headers: { "x-kind": "static" } }) }, fetch: () => new Response("fetch") });
+  try {
+    const c = net.connect(s.port, "127.0.0.1");
+    await new Promise<void>((r) => c.once("connect", () => r()));
+    let buf = "";
+    c.on("data", (x) => (buf += x.toString("latin1")));
+    const ask = async (extra = "", method = "GET"): Promise<string> => {
+      buf = "";
+      c.write(`${method} /s HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+      for (let i = 0; i < 200; i++) {
+        const end = buf.indexOf("\r\n\r\n");
+        if (end >= 0 && (method === "HEAD" || buf.length >= end + 4 + Number(/content-length: (\d+)/i.exec(buf)?.[1] ?? 0))) break;
+        await Bun.sleep(5);
+      }
+      return buf;
+    };
+    const first = await ask();
+    const date1 = /\r\nDate: ([^\r]+)\r\n/.exec(first)?.[1];
+    expect(first, "status, own header and body").toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*x-kind: static\r\n[^]*\r\n\r\nstatic body$/);
+    expect(Date.parse(date1 ?? ""), `got Date ${date1}`).toBeGreaterThan(Date.now() - 5000);
+    expect(await ask(), "the second answer").toBe(first);
+    await Bun.sleep(1100);
+    const later = await ask();
+    const date2 = /\r\nDate: ([^\r]+)\r\n/.exec(later)?.[1];
+    expect(date2, "a Date a second later").not.toBe(date1);
+    expect(later.replace(date2!, date1!), "the rest unchanged").toBe(first);
+    const etag = /\r\nETag: ([^\r]+)\r\n/i.exec(first)?.[1];
+    expect(etag, "an ETag").toBeTruthy();
+    const nm = await ask(`If-None-Match: ${etag}\r\n`);
+    expect(nm.startsWith("HTTP/1.1 304 "), `got ${JSON.stringify(nm.slice(0, 30))} for a matching If-None-Match`).toBe(true);
+    expect(nm.endsWith("\r\n\r\n"), "a 304 without a body").toBe(true);
+    const head = await ask("", "HEAD");
+    expect(head, "HEAD: GET's length, no body").toMatch(/content-length: 11\r\n[^]*\r\n\r\n$/i);
+    c.destroy();
+  } finally {
+    s.stop(true);
+  }
+});

@@ -15,6 +15,7 @@ import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
   headerFields, BodyKind, type ChunkReader,
 } from "./response.ts";
+import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
 import { sendCachedFile, sendFileUring } from "./files.ts";
@@ -659,15 +660,25 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const notModified = r.etag !== "" && inm !== null && etagMatches(inm, r.etag);
     const status = notModified ? 304 : r.status;
     const forbidden = bodyForbidden(status);
-    const headers = r.headers;
-    let head = serializeHead({
-      status, statusText: notModified ? "" : r.statusText, headers, defaultType: r.type,
-      length: forbidden ? -2 : r.body ? r.body.length : 0, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
-    });
-    if (r.etag) head = head.slice(0, -2) + `ETag: ${r.etag}\r\n\r\n`;
-    conn.writeLatin1(head);
+    if (!notModified && !forbidden && slot.keepAlive && slot.versionMinor === 1 && !slot.isHead && r.body) {
+      if (r.wireDate !== httpDate()) {
+        r.wireDate = httpDate();
+        r.wire = Buffer.concat([Buffer.from(this.#staticHead(r, status, false, slot), "latin1"), r.body]);
+      }
+      conn.write(r.wire!);
+      return true;
+    }
+    conn.writeLatin1(this.#staticHead(r, status, notModified, slot));
     if (!forbidden && !slot.isHead && r.body) conn.write(r.body);
     return true;
+  }
+
+  #staticHead(r: StaticRoute, status: number, notModified: boolean, slot: Slot): string {
+    const head = serializeHead({
+      status, statusText: notModified ? "" : r.statusText, headers: r.headers, defaultType: r.type,
+      length: bodyForbidden(status) ? -2 : r.body ? r.body.length : 0, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+    });
+    return r.etag ? head.slice(0, -2) + `ETag: ${r.etag}\r\n\r\n` : head;
   }
 
   #finishStreamed(slot: Slot, ok: boolean): void {

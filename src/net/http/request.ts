@@ -88,6 +88,14 @@ function originOf(host: string): string {
   return lastDefaultOrigin;
 }
 
+/** Whether a header line of `head` starts with the letter `lower` (a lower-case ASCII code), in either case. */
+function hasLineStartingWith(head: Uint8Array, lower: number): boolean {
+  for (let i = head.indexOf(10); i >= 0 && i < head.length - 1; i = head.indexOf(10, i + 1)) {
+    if ((head[i + 1]! | 0x20) === lower) return true;
+  }
+  return false;
+}
+
 export class UringRequest {
   /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
   _head: Uint8Array;
@@ -160,6 +168,7 @@ export class UringRequest {
   /** @internal The If-None-Match header, for pre-encoded static routes (no Headers built). */
   _ifNoneMatch(): string | null {
     if (this.#headers) return this.#headers.get("if-none-match");
+    if (!hasLineStartingWith(this._head, 0x69)) return null; // no "If-..." line: no parse
     const h = this.#parseHead();
     const i = h.indexOf(this._head, "if-none-match");
     return i < 0 ? null : h.headerValue(this._head, i);

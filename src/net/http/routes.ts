@@ -22,6 +22,12 @@ export interface StaticRoute {
   readonly blob: Blob | null; // a Bun.file: served per request (it may change)
   readonly type: string;
   readonly etag: string;
+  /**
+   * The usual answer (full status, keep-alive HTTP/1.1, not HEAD) as one buffer, head and body,
+   * and the Date second it was built in. Bound: one per route, the body's size plus its head.
+   */
+  wire: Uint8Array | null;
+  wireDate: string;
 }
 
 export function isStatic(h: RouteHandler | StaticRoute): h is StaticRoute {
@@ -30,7 +36,7 @@ export function isStatic(h: RouteHandler | StaticRoute): h is StaticRoute {
 
 function staticFrom(value: Response | Blob): StaticRoute {
   if (value instanceof Blob) {
-    return { kind: "static", status: 200, statusText: "", headers: new Headers(), body: null, blob: value, type: value.type, etag: "" };
+    return { kind: "static", status: 200, statusText: "", headers: new Headers(), body: null, blob: value, type: value.type, etag: "", wire: null, wireDate: "" };
   }
   const res = value.clone();
   const bp = res.blob();
@@ -46,7 +52,7 @@ function staticFrom(value: Response | Blob): StaticRoute {
   }
   const etag = body ? `"${Bun.hash(body).toString(16)}"` : "";
   const headers = new Headers(value.headers);
-  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type: blob.type, etag };
+  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type: blob.type, etag, wire: null, wireDate: "" };
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
@@ -78,6 +84,7 @@ interface ParamRoute {
 interface WildRoute {
   prefix: string; // up to and including the last "/"
   entry: RouteEntry;
+  match: RouteMatch;
 }
 
 export interface RouteMatch {
@@ -86,7 +93,8 @@ export interface RouteMatch {
 }
 
 export class Router {
-  readonly #exact = new Map<string, RouteEntry>();
+  // Exact and wildcard routes answer with one match record each, made here: no object per request.
+  readonly #exact = new Map<string, RouteMatch>();
   readonly #params: ParamRoute[] = [];
   readonly #wild: WildRoute[] = [];
   readonly size: number;
@@ -97,7 +105,8 @@ export class Router {
       if (!path.startsWith("/")) throw Object.assign(new TypeError(`routes: "${path}" must start with "/"`), { code: "ERR_INVALID_ROUTE" });
       n++;
       if (path.endsWith("/*")) {
-        this.#wild.push({ prefix: path.slice(0, -1), entry: entryFor(value, []) });
+        const entry = entryFor(value, []);
+        this.#wild.push({ prefix: path.slice(0, -1), entry, match: { entry, params: null } });
       } else if (path.includes("/:")) {
         const parts = path.split("/").slice(1);
         const names: string[] = [];
@@ -110,7 +119,7 @@ export class Router {
         });
         this.#params.push({ segments, entry: entryFor(value, names) });
       } else {
-        this.#exact.set(path, entryFor(value, []));
+        this.#exact.set(path, { entry: entryFor(value, []), params: null });
       }
     }
     // More literal segments first; longer wildcard prefixes first.
@@ -121,7 +130,7 @@ export class Router {
 
   match(path: string): RouteMatch | null {
     const exact = this.#exact.get(path);
-    if (exact) return { entry: exact, params: null };
+    if (exact) return exact;
     if (this.#params.length) {
       const parts = path.split("/");
       for (const r of this.#params) {
@@ -144,7 +153,7 @@ export class Router {
     for (const w of this.#wild) {
       // "/files/*" matches "/files/" and below, not "/files": Bun.serve 1.3.14 routes "/files" past
       // it (to fetch or a shorter wildcard), and a drop-in must route the same.
-      if (path.startsWith(w.prefix)) return { entry: w.entry, params: null };
+      if (path.startsWith(w.prefix)) return w.match;
     }
     return null;
   }
