@@ -140,20 +140,23 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   e.stream = null;
   e.pending = null;
   e.type = "";
-  // No Content-Type means no Bun.file body (Bun gives those one at construction): the cheap bytes()
-  // settles at once for every in-memory body (and then Bun's default type is text/plain). A body
-  // holding no bytes is a stream, an async generator or empty: it is read as it comes.
-  if (fields === null || fields["content-type"] === undefined) {
-    if (holdsNoBytes(res)) {
-      e.kind = BodyKind.Live;
-      return e;
-    }
+  // Bytes in the Response itself (a string, bytes, JSON): not a file, not a stream, so the cheap
+  // bytes() settles at once. Without a Content-Type the body is then text to Bun (its default type);
+  // a body without bytes and without a type is a stream, an async generator or empty: read as it
+  // comes. With a type and no bytes it may be a Bun.file (Bun types those at construction): blob().
+  const untyped = fields === null || fields["content-type"] === undefined;
+  const probe = bodyProbe(res);
+  if (probe === PROBE_NO_BYTES && untyped) {
+    e.kind = BodyKind.Live;
+    return e;
+  }
+  if (probe === PROBE_BYTES || untyped) {
     const p = res.bytes();
     if (Bun.peek.status(p) === "fulfilled") {
       const bytes = asBytes(Bun.peek(p) as Uint8Array);
       e.kind = bytes.length === 0 ? BodyKind.None : BodyKind.Bytes;
       e.bytes = bytes;
-      e.type = "text/plain;charset=utf-8";
+      if (untyped) e.type = "text/plain;charset=utf-8";
       return e;
     }
     throwIfRejected(p);
@@ -199,11 +202,17 @@ const SIZE_PROBE_WORKS =
   estimateShallowMemoryUsageOf(new Response(null, { statusText: "ab" })) === RESPONSE_BASE + 2 &&
   estimateShallowMemoryUsageOf(new Response(new ReadableStream())) === RESPONSE_BASE;
 
-/** True when `res` certainly holds no in-memory body bytes (false when unsure: then bytes() decides). */
-export function holdsNoBytes(res: Response): boolean {
-  if (!SIZE_PROBE_WORKS) return false;
+const PROBE_UNSURE = 0, PROBE_BYTES = 1, PROBE_NO_BYTES = 2;
+
+/** Whether `res` holds in-memory body bytes, by its size report; PROBE_UNSURE where the probe does not work. */
+function bodyProbe(res: Response): number {
+  if (!SIZE_PROBE_WORKS) return PROBE_UNSURE;
   const extra = estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
-  return extra <= 0 || extra === res.statusText.length + res.url.length;
+  if (extra <= 0) return PROBE_NO_BYTES;
+  // statusText counts 1 byte a character, or 2 when it is not Latin-1.
+  const st = res.statusText.length, u = res.url.length;
+  if (extra === st + u || extra === 2 * st + u) return PROBE_NO_BYTES;
+  return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
 }
 
 /**
