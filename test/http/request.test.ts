@@ -271,3 +271,31 @@ describe("interop inside handlers", () => {
     }
   });
 });
+
+describe("repeated request heads", () => {
+  test("each request sees its own url, target and headers when pipelined heads repeat, differ in one byte, or change Host", async () => {
+    const seen: string[] = [];
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch(req) {
+        seen.push(`${req.url} ${req.headers.get("x-n")}`);
+        return new Response(req.url);
+      },
+    });
+    try {
+      const heads = [
+        ["/ab", "h1.test", "1"], ["/ab", "h1.test", "1"], ["/ac", "h1.test", "1"], ["/ab", "h2.test", "1"],
+        ["/ab", "h2.test", "2"], ["/ab", "h2.test", "2"], ["/ab?q", "h2.test", "2"], ["/ab", "h1.test", "1"],
+      ];
+      const c = await RawHttp.open(s.port);
+      await c.write(heads.map(([p, h, n]) => `GET ${p} HTTP/1.1\r\nHost: ${h}\r\nX-N: ${n}\r\n\r\n`).join(""));
+      const rs = await c.responses(heads.length);
+      const want = heads.map(([p, h, n]) => `http://${h}${p} ${n}`);
+      expect(seen, "what the handler saw, in order").toEqual(want);
+      expect(rs.map((r) => r.body.toString()), "bodies").toEqual(heads.map(([p, h]) => `http://${h}${p}`));
+      c.destroy();
+    } finally {
+      s.stop(true);
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { RequestHead, parseRequestHead } from "./parser.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { HttpError, httpErrorInfo } from "./errors.ts";
 import { RequestBody } from "./body.ts";
-import { UringRequest, type RequestContext } from "./request.ts";
+import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
   headerFields, BodyKind, type ChunkReader,
@@ -320,7 +320,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
     slot.body = body;
     const req = new UringRequest(
-      buf.slice(start, start + n),
+      headCopy(buf, start, n),
       head.method,
       head.target,
       head.targetForm === "absolute",

@@ -129,6 +129,28 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
   return latin1SliceImpl.call(buf, start, end);
 }
 
+// The last request-target and its bytes: clients repeat targets (a keep-alive client polling one
+// path, a benchmark), and comparing a few bytes is cheaper than a native slice and its garbage.
+const lastTargetBytes = new Uint8Array(128);
+let lastTargetLen = -1, lastTarget = "";
+
+/** The request-target as a string, the last one's when the bytes are the same. */
+function targetString(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n === lastTargetLen) {
+    let i = 0;
+    while (i < n && b[start + i] === lastTargetBytes[i]) i++;
+    if (i === n) return lastTarget;
+  }
+  const t = latin1(b, start, end);
+  if (n <= lastTargetBytes.length) {
+    lastTargetBytes.set(b.subarray(start, end));
+    lastTargetLen = n;
+    lastTarget = t;
+  }
+  return t;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Interned strings
 
@@ -812,7 +834,7 @@ export function parseRequestHead(
   head.method = internMethod(b, ms, me - ms) ?? latin1(b, ms, me);
   const ts = head.targetStart;
   const te = head.targetEnd;
-  head.target = te - ts === 1 && b[ts] === 0x2f ? "/" : latin1(b, ts, te);
+  head.target = te - ts === 1 && b[ts] === 0x2f ? "/" : targetString(b, ts, te);
   head.headerCount = n;
   const consumed = p - start;
   head.headBytes = consumed;

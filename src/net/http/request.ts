@@ -88,6 +88,35 @@ function originOf(host: string): string {
   return lastDefaultOrigin;
 }
 
+// Identical request heads (a client repeating its request: keep-alive polling, benchmarks) share one
+// copy, which is never written, and the url made from it. Comparing the bytes costs less than the
+// copy, the url's concatenation and their garbage; a different request differs in its first line.
+let lastHead: Uint8Array | null = null;
+let lastUrlHead: Uint8Array | null = null, lastUrlDefaultHost = "", lastUrl = "";
+
+/** A copy of the head buf[start, start + n) that outlives the receive buffer: the last one when the bytes are the same. */
+export function headCopy(buf: Uint8Array, start: number, n: number): Uint8Array {
+  const last = lastHead;
+  if (last !== null && last.length === n && sameBytes(last, buf, start, n)) return last;
+  return (lastHead = buf.slice(start, start + n));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, start: number, n: number): boolean {
+  // A JS loop for short heads (in the server's hot path it cost less than the native call did);
+  // Buffer#compare, a memcmp, for long ones.
+  if (n > 128) return bufferCompare.call(a, b, start, start + n) === 0;
+  let i = 0;
+  while (i < n && b[start + i] === a[i]) i++;
+  return i === n;
+}
+const bufferCompare = (Buffer.prototype as unknown as { compare(target: Uint8Array, start: number, end: number): number }).compare;
+
+/** `s` as a flat string: a concatenation is a rope until first read, and a cached rope would be flattened by each reader. */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
 /** Whether a header line of `head` starts with the letter `lower` (a lower-case ASCII code), in either case. */
 function hasLineStartingWith(head: Uint8Array, lower: number): boolean {
   for (let i = head.indexOf(10); i >= 0 && i < head.length - 1; i = head.indexOf(10, i + 1)) {
@@ -143,11 +172,19 @@ export class UringRequest {
 
   get url(): string {
     if (this.#url !== null) return this.#url;
-    if (this.#absolute) return (this.#url = serializeUrl(this.#target));
-    const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
-    const path = this.#target === "*" ? "/*" : this.#target;
-    const url = origin + path;
-    return (this.#url = pathNeedsUrlParser(path) ? serializeUrl(url) : url);
+    // The same head copy (a repeated request, see headCopy) means the same url.
+    if (this._head === lastUrlHead && this.#defaultHost === lastUrlDefaultHost) return (this.#url = lastUrl);
+    let url: string;
+    if (this.#absolute) url = serializeUrl(this.#target);
+    else {
+      const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
+      const path = this.#target === "*" ? "/*" : this.#target;
+      url = pathNeedsUrlParser(path) ? serializeUrl(origin + path) : flat(origin + path);
+    }
+    lastUrlHead = this._head;
+    lastUrlDefaultHost = this.#defaultHost;
+    lastUrl = url;
+    return (this.#url = url);
   }
 
   #parseHead(): RequestHead {
