@@ -129,26 +129,50 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
   return latin1SliceImpl.call(buf, start, end);
 }
 
-// The last request-target and its bytes: clients repeat targets (a keep-alive client polling one
-// path, a benchmark), and comparing a few bytes is cheaper than a native slice and its garbage.
-const lastTargetBytes = new Uint8Array(128);
-let lastTargetLen = -1, lastTarget = "";
+/**
+ * Whether a[0, n) equals b[start, start + n): a JS loop for short runs (in the server's hot path it
+ * cost less than a native call), Buffer#compare (a memcmp) past 128 bytes.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array, start: number, n: number): boolean {
+  if (n > 128) return bufferCompare.call(a, b, start, start + n) === 0;
+  let i = 0;
+  while (i < n && b[start + i] === a[i]) i++;
+  return i === n;
+}
+const bufferCompare = (Buffer.prototype as unknown as { compare(target: Uint8Array, start: number, end: number): number }).compare;
+
+/**
+ * The last string made from some bytes, with a copy of them (up to `capacity` bytes), for what
+ * clients repeat (a request-target, a Host): comparing a few bytes costs less than a native slice
+ * and its garbage.
+ */
+export class LastBytes {
+  readonly #bytes: Uint8Array;
+  #len = -1;
+  value = "";
+  constructor(capacity: number) {
+    this.#bytes = new Uint8Array(capacity);
+  }
+  /** True when buf[start, end) are the remembered bytes: `value` is theirs. */
+  matches(buf: Uint8Array, start: number, end: number): boolean {
+    return end - start === this.#len && sameBytes(this.#bytes, buf, start, end - start);
+  }
+  /** Remember `value` as made from buf[start, end) (unless they are too long); returns it. */
+  remember(buf: Uint8Array, start: number, end: number, value: string): string {
+    if (end - start <= this.#bytes.length) {
+      this.#bytes.set(buf.subarray(start, end));
+      this.#len = end - start;
+      this.value = value;
+    }
+    return value;
+  }
+}
+
+const lastTarget = new LastBytes(128);
 
 /** The request-target as a string, the last one's when the bytes are the same. */
 function targetString(b: Uint8Array, start: number, end: number): string {
-  const n = end - start;
-  if (n === lastTargetLen) {
-    let i = 0;
-    while (i < n && b[start + i] === lastTargetBytes[i]) i++;
-    if (i === n) return lastTarget;
-  }
-  const t = latin1(b, start, end);
-  if (n <= lastTargetBytes.length) {
-    lastTargetBytes.set(b.subarray(start, end));
-    lastTargetLen = n;
-    lastTarget = t;
-  }
-  return t;
+  return lastTarget.matches(b, start, end) ? lastTarget.value : lastTarget.remember(b, start, end, latin1(b, start, end));
 }
 
 // ---------------------------------------------------------------------------------------------------------

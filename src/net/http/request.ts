@@ -3,7 +3,7 @@
 // a native Request only when a rare member is read (DESIGN.md). Its prototype chain reaches
 // Request.prototype, so `req instanceof Request` holds; every member is overridden because
 // Request's own getters throw on a foreign receiver.
-import { RequestHead, parseRequestHead, latin1 } from "./parser.ts";
+import { RequestHead, LastBytes, parseRequestHead, latin1, sameBytes } from "./parser.ts";
 import type { RequestBody } from "./body.ts";
 
 const scratchHead = new RequestHead(256);
@@ -44,21 +44,13 @@ function serializeUrl(url: string): string {
   }
 }
 
-let lastOrigin = "";
-// The last Host's raw bytes: nearly every request repeats it, and comparing bytes is cheaper than
-// decoding them to a string first.
-const lastRawHost = new Uint8Array(256);
-let lastRawHostLen = -1;
+// The last Host's bytes and the origin made from them: nearly every request repeats it.
+const lastHost = new LastBytes(256);
 const hostCache = new Map<string, string>();
 
 /** "http://" and the Host in buf[start, end) as the URL serializer writes it (lower case, no default port, canonical IP forms). */
 function originAt(buf: Uint8Array, start: number, end: number): string {
-  const n = end - start;
-  if (n === lastRawHostLen) {
-    let i = 0;
-    while (i < n && buf[start + i] === lastRawHost[i]) i++;
-    if (i === n) return lastOrigin;
-  }
+  if (lastHost.matches(buf, start, end)) return lastHost.value;
   const raw = latin1(buf, start, end);
   let h = hostCache.get(raw);
   if (h === undefined) {
@@ -70,11 +62,7 @@ function originAt(buf: Uint8Array, start: number, end: number): string {
     if (hostCache.size >= 256) hostCache.clear(); // bounded: Host values are the client's choice
     hostCache.set(raw, h);
   }
-  if (n <= lastRawHost.length) {
-    lastRawHost.set(buf.subarray(start, end));
-    lastRawHostLen = n;
-  } else lastRawHostLen = -1;
-  return (lastOrigin = `http://${h}`);
+  return lastHost.remember(buf, start, end, `http://${h}`);
 }
 
 let lastDefaultHost = "", lastDefaultOrigin = "";
@@ -100,16 +88,6 @@ export function headCopy(buf: Uint8Array, start: number, n: number): Uint8Array 
   if (last !== null && last.length === n && sameBytes(last, buf, start, n)) return last;
   return (lastHead = buf.slice(start, start + n));
 }
-
-function sameBytes(a: Uint8Array, b: Uint8Array, start: number, n: number): boolean {
-  // A JS loop for short heads (in the server's hot path it cost less than the native call did);
-  // Buffer#compare, a memcmp, for long ones.
-  if (n > 128) return bufferCompare.call(a, b, start, start + n) === 0;
-  let i = 0;
-  while (i < n && b[start + i] === a[i]) i++;
-  return i === n;
-}
-const bufferCompare = (Buffer.prototype as unknown as { compare(target: Uint8Array, start: number, end: number): number }).compare;
 
 /** `s` as a flat string: a concatenation is a rope until first read, and a cached rope would be flattened by each reader. */
 function flat(s: string): string {
