@@ -297,8 +297,8 @@ function primaryOnly(what: string): Error {
 
 /**
  * What serve({ workers }) returns in the primary: the address the workers share, stop() for all
- * of them, and the Cluster. Request-level methods (fetch, reload, requestIP, timeout, upgrade)
- * belong to the workers' servers and throw here.
+ * of them, and the Cluster. Request- and connection-level methods (fetch, reload, requestIP,
+ * timeout, upgrade, closeIdleConnections) belong to the workers' servers and throw here.
  */
 export class ClusterServer implements Stoppable {
   readonly cluster: Cluster;
@@ -354,6 +354,9 @@ export class ClusterServer implements Stoppable {
   }
   subscriberCount(): number {
     return 0;
+  }
+  closeIdleConnections(): never {
+    throw primaryOnly("closeIdleConnections");
   }
 }
 

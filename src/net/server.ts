@@ -147,6 +147,21 @@ export class Server {
     return this.#stopped;
   }
 
+  /**
+   * Close every connection that is neither sending a request nor waiting for its response (idle
+   * keep-alive connections), without stopping the server. Returns how many it closed (Bun 1.3.14
+   * returns nothing; later Bun returns the count).
+   */
+  closeIdleConnections(): number {
+    let n = 0;
+    for (const c of this.#listener.connections()) {
+      if (!c.open || !(c.handler as HttpConnection).idle) continue;
+      c.end(); // nothing is queued on an idle connection: FIN now, closed when the peer answers
+      n++;
+    }
+    return n;
+  }
+
   reload(options: Pick<ServeOptions, "fetch" | "error" | "routes" | "static">): this {
     this.#core.reload({ fetch: options.fetch, error: options.error, routes: options.routes ?? options.static });
     return this;

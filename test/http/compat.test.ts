@@ -615,6 +615,44 @@ describe("the Server surface, on both", () => {
       await stopped;
     });
 
+    test(`${impl}: closeIdleConnections() closes idle keep-alive connections only, and the server goes on`, async () => {
+      let release = () => {};
+      const s = start(impl, {
+        async fetch(req: Request) {
+          if (new URL(req.url).pathname === "/slow") await new Promise<void>((r) => (release = r));
+          return new Response("ok");
+        },
+      });
+      try {
+        const idle: RawHttp[] = [];
+        for (let i = 0; i < 3; i++) {
+          const c = await RawHttp.open(s.port);
+          await c.write(get("/"));
+          await c.response();
+          idle.push(c);
+        }
+        const partial = await RawHttp.open(s.port);
+        await partial.write("GET / HTTP/1.1\r\nHost: x\r\n"); // a head still arriving
+        const busy = await RawHttp.open(s.port);
+        await busy.write(get("/slow")); // waiting for its response
+        await sleep(50);
+        (s as unknown as { closeIdleConnections(): unknown }).closeIdleConnections();
+        for (const c of idle) expect(await c.waitEnd(1000), `${impl}: got an idle connection left open`).toBe(true);
+        expect(partial.ended || partial.closed, `${impl}: got the connection sending a request closed`).toBe(false);
+        expect(busy.ended || busy.closed, `${impl}: got the connection waiting for a response closed`).toBe(false);
+        release();
+        const r = await busy.response();
+        expect(r.status, `${impl}: the waiting request's answer`).toBe(200);
+        await partial.write("\r\n");
+        expect((await partial.response()).status, `${impl}: the request that was arriving`).toBe(200);
+        const after = await fetch(`http://127.0.0.1:${s.port}/`);
+        expect(await after.text(), `${impl}: a new connection after closeIdleConnections()`).toBe("ok");
+        for (const c of [partial, busy]) c.destroy();
+      } finally {
+        await stopServer(s);
+      }
+    });
+
     test(`${impl}: stop(true) closes active connections`, async () => {
       let started = false;
       const s = start(impl, {
