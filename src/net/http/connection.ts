@@ -25,6 +25,8 @@ export const MAX_PIPELINED = 128;
 /** After a response is written while its request body is still arriving, read and drop at most this much. */
 const MAX_DISCARD_BYTES = 1024 * 1024;
 const EMPTY_BYTES = new Uint8Array(0);
+/** Largest static route body kept with its head in one buffer (StaticRoute.wire); larger ones are written as they are. */
+const STATIC_WIRE_MAX = 64 * 1024;
 
 const BODY_NONE = 0, BODY_LENGTH = 1, BODY_CHUNKED = 2;
 
@@ -660,7 +662,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const notModified = r.etag !== "" && inm !== null && etagMatches(inm, r.etag);
     const status = notModified ? 304 : r.status;
     const forbidden = bodyForbidden(status);
-    if (!notModified && !forbidden && slot.keepAlive && slot.versionMinor === 1 && !slot.isHead && r.body) {
+    if (!notModified && !forbidden && slot.keepAlive && slot.versionMinor === 1 && !slot.isHead && r.body && r.body.length <= STATIC_WIRE_MAX) {
       if (r.wireDate !== httpDate()) {
         r.wireDate = httpDate();
         r.wire = Buffer.concat([Buffer.from(this.#staticHead(r, status, false, slot), "latin1"), r.body]);

@@ -122,7 +122,7 @@ export const enum BodyKind {
   File = 2,
   /** A stream taken by blob()/bytes(): its bytes come in `pending` when it ends. */
   Stream = 3,
-  /** A stream not touched yet: read res.body and send as it is produced (sendLive). */
+  /** A body holding no bytes and not touched yet (a stream, an async generator): read res.body as it comes. */
   Live = 4,
 }
 
@@ -252,7 +252,6 @@ function asBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
 
 const CRLF = "\r\n";
 
-/** Stream `stream` to `conn` as chunked (length < 0) or raw bytes, waiting for drain when queued bytes pile up. */
 /** What is used of a stream's default reader. */
 export interface ChunkReader {
   read(): Promise<ReadResult>;
@@ -261,6 +260,7 @@ export interface ChunkReader {
 }
 type ReadResult = { done: boolean; value?: unknown };
 
+/** Stream `stream` to `conn`, chunked or as raw bytes (up to `maxBytes`), waiting for drain when queued bytes pile up. */
 export function pipeStream(
   conn: Connection,
   stream: ReadableStream<Uint8Array>,

@@ -24,7 +24,8 @@ export interface StaticRoute {
   readonly etag: string;
   /**
    * The usual answer (full status, keep-alive HTTP/1.1, not HEAD) as one buffer, head and body,
-   * and the Date second it was built in. Bound: one per route, the body's size plus its head.
+   * and the Date second it was built in. Bound: one per route, for bodies up to 64 KiB
+   * (STATIC_WIRE_MAX in connection.ts): the body's size plus its head.
    */
   wire: Uint8Array | null;
   wireDate: string;
