@@ -130,6 +130,18 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
 }
 
 /**
+ * Whether a header line of the raw head `head` starts with the letter `a` or `b` (lower-case ASCII
+ * codes), in either case: a cheap test before parsing a head again for a header or two.
+ */
+export function headerLineStarts(head: Uint8Array, a: number, b: number = a): boolean {
+  for (let i = head.indexOf(10); i >= 0 && i < head.length - 1; i = head.indexOf(10, i + 1)) {
+    const c = head[i + 1]! | 0x20;
+    if (c === a || c === b) return true;
+  }
+  return false;
+}
+
+/**
  * Whether a[0, n) equals b[start, start + n): a JS loop for short runs (in the server's hot path it
  * cost less than a native call), Buffer#compare (a memcmp) past 128 bytes.
  */

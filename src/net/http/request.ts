@@ -3,7 +3,7 @@
 // a native Request only when a rare member is read (DESIGN.md). Its prototype chain reaches
 // Request.prototype, so `req instanceof Request` holds; every member is overridden because
 // Request's own getters throw on a foreign receiver.
-import { RequestHead, LastBytes, parseRequestHead, latin1, sameBytes } from "./parser.ts";
+import { RequestHead, LastBytes, headerLineStarts, parseRequestHead, latin1, sameBytes } from "./parser.ts";
 import type { RequestBody } from "./body.ts";
 
 const scratchHead = new RequestHead(256);
@@ -89,20 +89,6 @@ export function headCopy(buf: Uint8Array, start: number, n: number): Uint8Array 
   return (lastHead = buf.slice(start, start + n));
 }
 
-/** `s` as a flat string: a concatenation is a rope until first read, and a cached rope would be flattened by each reader. */
-function flat(s: string): string {
-  s.charCodeAt(0);
-  return s;
-}
-
-/** Whether a header line of `head` starts with the letter `lower` (a lower-case ASCII code), in either case. */
-function hasLineStartingWith(head: Uint8Array, lower: number): boolean {
-  for (let i = head.indexOf(10); i >= 0 && i < head.length - 1; i = head.indexOf(10, i + 1)) {
-    if ((head[i + 1]! | 0x20) === lower) return true;
-  }
-  return false;
-}
-
 export class UringRequest {
   /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
   _head: Uint8Array;
@@ -157,7 +143,7 @@ export class UringRequest {
     else {
       const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
       const path = this.#target === "*" ? "/*" : this.#target;
-      url = pathNeedsUrlParser(path) ? serializeUrl(origin + path) : flat(origin + path);
+      url = pathNeedsUrlParser(path) ? serializeUrl(origin + path) : origin + path;
     }
     lastUrlHead = this._head;
     lastUrlDefaultHost = this.#defaultHost;
@@ -183,7 +169,7 @@ export class UringRequest {
   /** @internal The If-None-Match header, for pre-encoded static routes (no Headers built). */
   _ifNoneMatch(): string | null {
     if (this.#headers) return this.#headers.get("if-none-match");
-    if (!hasLineStartingWith(this._head, 0x69)) return null; // no "If-..." line: no parse
+    if (!headerLineStarts(this._head, 0x69)) return null; // no "If-..." line: no parse
     const h = this.#parseHead();
     const i = h.indexOf(this._head, "if-none-match");
     return i < 0 ? null : h.headerValue(this._head, i);

@@ -2,19 +2,14 @@
 // Content-Type by extension, a single byte range, ETag matching, and an open's errno as a status.
 import { ENOENT, ENOTDIR, ELOOP, EXDEV, EACCES, EPERM, ECANCELED, EINTR, EISDIR } from "../../../ffi/errno.ts";
 import type { UringRequest } from "../request.ts";
+import { headerLineStarts } from "../parser.ts";
 
 const HEADER_NAMES = ["range", "if-none-match", "if-modified-since", "if-range"] as const;
 export const headerValues: (string | null)[] = [null, null, null, null];
 
 /** Whether a raw head may hold Range or If-* (a header line starting with r or i): else no parse. */
 export function mayHaveFileHeaders(head: Uint8Array): boolean {
-  for (let i = 0, n = head.length - 1; i < n; i++) {
-    if (head[i] === 10) {
-      const c = head[i + 1]! | 0x20;
-      if (c === 0x72 || c === 0x69) return true;
-    }
-  }
-  return false;
+  return headerLineStarts(head, 0x72, 0x69);
 }
 
 /** Read request headers from a UringRequest without building its Headers. */
