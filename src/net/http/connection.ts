@@ -13,7 +13,7 @@ import { RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, BodyKind, type ChunkReader,
+  headerFields, BodyKind, type ChunkReader, type HeaderFields,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -482,9 +482,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const status = res.status;
     const forbidden = bodyForbidden(status);
     const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
-    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, false);
+    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
     const e = extractBody(res, fields);
-    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, true);
+    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, true);
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     if (forbidden || e.kind === BodyKind.None || e.kind === BodyKind.Live) {
@@ -560,11 +560,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
    * ready at once is gathered: if it ends there, the response has a Content-Length (as Bun.serve
    * does); if not, the head goes out now and the rest follows chunked, with backpressure.
    */
-  #writeStream(slot: Slot, res: Response, untyped: boolean): boolean {
+  #writeStream(slot: Slot, res: Response, fields: HeaderFields | null, untyped: boolean): boolean {
     const conn = this.conn;
     const body = res.body;
     const head = (length: number) => conn.writeLatin1(serializeHead({
-      status: res.status, statusText: res.statusText, headers: res.headers, defaultType: "",
+      status: res.status, statusText: res.statusText, headers: null, fields, defaultType: "",
       length, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
     }));
     if (body === null) {
@@ -574,7 +574,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const reader = body.getReader() as unknown as ChunkReader;
     if (untyped) {
       const blob = blobBehind(res);
-      if (blob !== null) return this.#writeUntypedBlob(slot, res, reader, blob);
+      if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob);
     }
     if (slot.isHead) {
       reader.cancel().catch(() => {});
@@ -613,11 +613,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
    * An untyped Blob body (or an empty one): sent whole with a length and, when it has bytes, Bun's
    * default type. `blob` is the Blob when Bun gave it, "unread" when only the reader has the bytes.
    */
-  #writeUntypedBlob(slot: Slot, res: Response, reader: ChunkReader, blob: Blob | "unread"): boolean {
+  #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread"): boolean {
     const conn = this.conn;
     const send = (bytes: Uint8Array) => {
       conn.writeLatin1(serializeHead({
-        status: res.status, statusText: res.statusText, headers: res.headers,
+        status: res.status, statusText: res.statusText, headers: null, fields,
         defaultType: bytes.length > 0 ? "text/plain;charset=utf-8" : "",
         length: bytes.length, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
       }));
@@ -629,7 +629,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return true;
     }
     this.#writing = true;
-    const whole = blob === "unread" ? collectChunks(reader, []) : (reader.releaseLock(), blob.bytes());
+    const whole = blob === "unread" ? collectChunks(reader) : (reader.releaseLock(), blob.bytes());
     whole.then(
       (bytes) => {
         if (conn.open) send(bytes);

@@ -129,9 +129,8 @@ export const enum BodyKind {
 export interface ExtractedBody {
   kind: BodyKind;
   bytes: Uint8Array | null;
-  /** For File: the Blob (a BunFile) to stream; for Stream: the stream. */
+  /** For File: the Blob (a BunFile) to stream. */
   blob: Blob | null;
-  stream: ReadableStream<Uint8Array> | null;
   /** For File: the file's name (path). */
   name: string;
   /** Promise of the bytes when the body is in memory but not yet settled. */
@@ -139,7 +138,7 @@ export interface ExtractedBody {
   type: string;
 }
 
-const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null, stream: null, name: "", pending: null, type: "" };
+const extracted: ExtractedBody = { kind: BodyKind.None, bytes: null, blob: null, name: "", pending: null, type: "" };
 
 /**
  * Classify the body of `res` (DESIGN.md: `Bun.peek(res.blob())` settles synchronously for every
@@ -151,7 +150,6 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   const e = extracted;
   e.bytes = null;
   e.blob = null;
-  e.stream = null;
   e.pending = null;
   e.type = "";
   // Bytes in the Response itself (a string, bytes, JSON): not a file, not a stream, so the cheap
@@ -317,8 +315,9 @@ export async function pipeReader(
   }
 }
 
-/** The rest of what `reader` produces, after `chunks`, as one buffer. */
-export async function collectChunks(reader: ChunkReader, chunks: Uint8Array[]): Promise<Uint8Array> {
+/** All that `reader` produces, as one buffer. */
+export async function collectChunks(reader: ChunkReader): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
   try {
     for (;;) {
       const r = await reader.read();
@@ -365,7 +364,7 @@ export function blobBehind(res: Response): Blob | "unread" | null {
 }
 
 /** Bound on what readyChunks() gathers before the response must go out chunked. */
-export const READY_MAX_BYTES = 64 * 1024;
+const READY_MAX_BYTES = 64 * 1024;
 
 export interface ReadyChunks {
   chunks: Uint8Array[];
@@ -405,8 +404,8 @@ export function readyChunks(reader: ChunkReader): ReadyChunks {
 
 /**
  * A Response with a Content-Type whose body is to be read as a stream: server-sent events, NDJSON
- * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention). Without a Content-Type, extractBody tells a stream by its size
- * (BodyKind.Live). With one, any other stream is taken whole: nothing cheap tells it from a Blob or
+ * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention). Without a
+ * Content-Type, extractBody tells a stream by its size (BodyKind.Live). With one, any other stream is taken whole: nothing cheap tells it from a Blob or
  * Bun.file body (res.body costs ~1.4 us on a file and blob() takes a stream).
  */
 export function wantsStreaming(fields: HeaderFields | null): boolean {
