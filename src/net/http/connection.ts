@@ -497,12 +497,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return true;
     }
     if (e.kind === BodyKind.Bytes && e.bytes) {
-      const bytes = e.bytes;
-      conn.writeLatin1(serializeHead({
-        status, statusText: res.statusText, headers: null, fields, defaultType: e.type,
-        length: bytes.length, keepAlive, versionMinor: minor,
-      }));
-      if (!slot.isHead) conn.write(bytes);
+      this.#writeWhole(slot, status, res.statusText, fields, e.type, e.bytes, keepAlive);
       return true;
     }
     // Asynchronous bodies: a file, a stream, or in-memory bytes not yet settled.
@@ -527,10 +522,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       work = e.pending!.then(
         (bytes) => {
           if (!conn.open) return false;
-          conn.writeLatin1(serializeHead({
-            status, statusText, headers, defaultType: type, length: bytes.length, keepAlive, versionMinor: minor,
-          }));
-          if (!slot.isHead) conn.write(bytes);
+          this.#writeWhole(slot, status, statusText, fields, type, bytes, keepAlive);
           return true;
         },
         (err) => {
@@ -553,6 +545,16 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       },
     );
     return false;
+  }
+
+  /** A body known whole: its head with a Content-Length, then the bytes (none for HEAD). */
+  #writeWhole(
+    slot: Slot, status: number, statusText: string, fields: HeaderFields | null, defaultType: string, bytes: Uint8Array, keepAlive: boolean,
+  ): void {
+    this.conn.writeLatin1(serializeHead({
+      status, statusText, headers: null, fields, defaultType, length: bytes.length, keepAlive, versionMinor: slot.versionMinor,
+    }));
+    if (!slot.isHead) this.conn.write(bytes);
   }
 
   /**
@@ -615,14 +617,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
    */
   #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread"): boolean {
     const conn = this.conn;
-    const send = (bytes: Uint8Array) => {
-      conn.writeLatin1(serializeHead({
-        status: res.status, statusText: res.statusText, headers: null, fields,
-        defaultType: bytes.length > 0 ? "text/plain;charset=utf-8" : "",
-        length: bytes.length, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
-      }));
-      if (!slot.isHead) conn.write(bytes);
-    };
+    const send = (bytes: Uint8Array) =>
+      this.#writeWhole(slot, res.status, res.statusText, fields, bytes.length > 0 ? "text/plain;charset=utf-8" : "", bytes, slot.keepAlive);
     if (blob !== "unread" && blob.size === 0) {
       reader.releaseLock();
       send(EMPTY_BYTES);
