@@ -288,8 +288,29 @@ async function loadRun(env: Env, opts: Options, server: string, sc: Scenario): P
       if (attempt < 3 && !opts.quick) log(`[${sc.name}] ${server}: other processes took ${m.otherCpuPct!.toFixed(0)}% of a CPU; measuring again`);
     }
     const m = best!;
+    if (sc.name === "latency") {
+      const seq = await runSequential(port, sc, opts.duration);
+      if (typeof seq === "string") return { kind: "failed", reason: `sequential client: ${seq}` };
+      Object.assign(m, seq);
+    }
     return { kind: "ok", m };
   });
+}
+
+/**
+ * The latency scenario's second view: bench/clients/sequential.ts keeps every request's own
+ * latency, where wrk's percentiles are corrected for coordinated omission (see that file).
+ */
+async function runSequential(port: number, sc: Scenario, seconds: number): Promise<Metrics | string> {
+  const p = start(pinned(1, [process.execPath, join(benchDir, "clients/sequential.ts"), String(port), String(seconds), sc.path]));
+  live.add(p);
+  const code = await p.proc.exited;
+  live.delete(p);
+  await sleep(10); // let the output pumps finish
+  const m = /SEQ_JSON (\{.*\})/.exec(p.stdout.text);
+  if (code !== 0 || !m) return `exited ${code}: ${(p.stderr.last || p.stdout.last).slice(-300)}`;
+  const j = JSON.parse(m[1]!) as { p50_us: number; p99_us: number; p999_us: number; slow_per_s: number };
+  return { seqP50Us: j.p50_us, seqP99Us: j.p99_us, seqP999Us: j.p999_us, seqSlowPerSec: j.slow_per_s };
 }
 
 function waitForLine(p: Proc, event: string, timeoutMs: number): Promise<Record<string, number> | null> {
@@ -371,7 +392,8 @@ function progress(sc: string, server: string, round: number, rounds: number, out
   log(
     `${head} ${grouped(m.rps)} req/s, ${grouped(m.reqPerCpuSec)} req/CPU-s, p50 ${micros(m.p50Us)}, p99 ${micros(m.p99Us)}` +
       `${m.errors ? `, ${m.errors} errors` : ""} (CPU: server ${m.serverCpuPct!.toFixed(0)}%, wrk ${m.clientCpuPct!.toFixed(0)}%` +
-      `${m.otherCpuPct! > 10 ? `, OTHER PROCESSES ${m.otherCpuPct!.toFixed(0)}%` : ""})`,
+      `${m.otherCpuPct! > 10 ? `, OTHER PROCESSES ${m.otherCpuPct!.toFixed(0)}%` : ""})` +
+      `${m.seqP99Us !== undefined ? `; sequential client p50 ${micros(m.seqP50Us)}, p99 ${micros(m.seqP99Us)}, p99.9 ${micros(m.seqP999Us)}` : ""}`,
   );
 }
 
@@ -416,6 +438,23 @@ function markdown(rep: Report): string {
     out.push(mdTable(
       ["scenario", "server", "req/s", "vs bun", "req/CPU-s", "vs bun", "user µs/req", "sys µs/req", "p50", "p99", "errors", "RSS", "server CPU", "wrk CPU"],
       rows, [false, false, true, true, true, true, true, true, true, true, true, true, true, true],
+    ));
+  }
+  const seq = rep.results.filter((r) => r.scenario === "latency" && r.status === "ok" && r.median.seqP99Us != null);
+  if (seq.length) {
+    out.push(`\n## One connection, sequential requests: two views of the tail\n`);
+    out.push(
+      `wrk's p50/p99 above are corrected for coordinated omission (wrk.c \`stats_correct\`: a latency of at least twice the ` +
+        `mean interval adds synthetic samples at every interval below it), so at one connection each pause of D µs also counts ` +
+        `as about D/60 slow requests: its p99 measures how long and how often the server pauses (garbage collections, for a ` +
+        `JS server). The sequential client (bench/clients/sequential.ts, pinned to CPU 1, ${c.duration} s after wrk) keeps each ` +
+        `request's own latency.\n`,
+    );
+    out.push(mdTable(
+      ["server", "p50", "p99", "p99.9", "requests > 300 µs per s", "wrk p99 (corrected)"],
+      seq.map((r) => [r.server, micros(r.median.seqP50Us), micros(r.median.seqP99Us), micros(r.median.seqP999Us),
+        (r.median.seqSlowPerSec ?? 0).toFixed(1), micros(r.median.p99Us)]),
+      [false, true, true, true, true, true],
     ));
   }
   const idle = rep.results.filter((r) => r.scenario === "idle-conns");

@@ -3,7 +3,13 @@
 //
 //   bun bench/clients/sequential.ts PORT [SECONDS] [PATH]       (run it pinned: taskset -c 1)
 //
-// Prints one line: n, p50, p90, p99, p99.9, max (µs), and the requests over 300 µs per second.
+// Prints one line: n, p50, p90, p99, p99.9, max (µs), and the requests over 300 µs per second; then
+// the same as `SEQ_JSON {...}` for bench/http.ts (scenario latency).
+//
+// Unlike wrk's, these percentiles are of the requests themselves: wrk corrects its histogram for
+// coordinated omission (wrk.c, stats_correct: a latency of at least twice the mean interval adds
+// synthetic samples at every interval below it), so at one connection one 0.5 ms pause counts as
+// some eight slow requests. Both views are worth having; they answer different questions.
 import { responseLength } from "./framing.ts";
 
 const [portArg = "", secsArg = "5", path = "/plaintext"] = process.argv.slice(2);
@@ -53,3 +59,6 @@ console.log(
   `n=${sorted.length} p50=${at(0.5)}µs p90=${at(0.9)}µs p99=${at(0.99)}µs p99.9=${at(0.999)}µs ` +
     `max=${Math.round(sorted[sorted.length - 1]! * 1000)}µs slow(>300µs)/s=${(slow / secs).toFixed(1)}`,
 );
+console.log(`SEQ_JSON ${JSON.stringify({
+  requests: sorted.length, p50_us: at(0.5), p99_us: at(0.99), p999_us: at(0.999), slow_per_s: slow / secs,
+})}`);
