@@ -328,36 +328,54 @@ function waitForLine(p: Proc, event: string, timeoutMs: number): Promise<Record<
   })();
 }
 
+/**
+ * Two waves of idle connections. The first, on a fresh server, also pays its one-time growth
+ * (JIT code, heap growth, pages first touched); the second, after the first has closed, is the
+ * marginal cost of a connection on a server that has already worked.
+ */
 async function idleRun(env: Env, opts: Options, server: string, sc: Scenario): Promise<RunOutcome> {
   return withServer(env, server, sc, async (p, port) => {
     await sleep(300); // let the check's connection close and the server settle
-    const before = treeRssKB(p.pid);
-    const client = start(pinned(1, [process.execPath, join(benchDir, "clients/idle-client.ts"), "127.0.0.1", String(port), String(opts.idleConns), "/plaintext"]));
-    live.add(client);
-    try {
-      const ready = await waitForLine(client, "ready", 30_000 + opts.idleConns * 5);
-      if (!ready) return { kind: "failed", reason: `idle client did not finish: ${client.stderr.last.slice(-300)}` };
-      await sleep(1000); // the server may finish allocating after the last response
-      const after = treeRssKB(p.pid);
-      client.stdout.text = "";
-      process.kill(client.pid, "SIGUSR2");
-      const status = await waitForLine(client, "status", 5000);
-      const open = Math.min(ready.open ?? 0, status?.open ?? 0); // connections dropped meanwhile don't count
-      if (open === 0) return { kind: "failed", reason: `no connection stayed open (failed: ${ready.failed})` };
-      const m: Metrics = {
-        conns: opts.idleConns,
-        open,
-        errors: opts.idleConns - open,
-        rssBeforeKB: before,
-        rssAfterKB: after,
-        kbPerConn: (after - before) / open,
-      };
-      return { kind: "ok", m };
-    } finally {
-      await killTree(client);
-      live.delete(client);
-    }
+    const first = await idleWave(p, port, opts);
+    if (typeof first === "string") return { kind: "failed", reason: first };
+    await sleep(1500); // the server sees the first wave's connections close
+    const second = await idleWave(p, port, opts);
+    if (typeof second === "string") return { kind: "failed", reason: `second wave: ${second}` };
+    const m: Metrics = {
+      conns: opts.idleConns,
+      open: first.open,
+      errors: opts.idleConns - first.open,
+      rssBeforeKB: first.before,
+      rssAfterKB: first.after,
+      kbPerConn: (first.after - first.before) / first.open,
+      rssClosedKB: second.before,
+      rssSecondKB: second.after,
+      kbPerConnSecond: (second.after - second.before) / second.open,
+    };
+    return { kind: "ok", m };
   });
+}
+
+/** Open opts.idleConns connections, one request each; RSS before and once they are idle; then close them. */
+async function idleWave(p: Proc, port: number, opts: Options): Promise<{ open: number; before: number; after: number } | string> {
+  const before = treeRssKB(p.pid);
+  const client = start(pinned(1, [process.execPath, join(benchDir, "clients/idle-client.ts"), "127.0.0.1", String(port), String(opts.idleConns), "/plaintext"]));
+  live.add(client);
+  try {
+    const ready = await waitForLine(client, "ready", 30_000 + opts.idleConns * 5);
+    if (!ready) return `idle client did not finish: ${client.stderr.last.slice(-300)}`;
+    await sleep(1000); // the server may finish allocating after the last response
+    const after = treeRssKB(p.pid);
+    client.stdout.text = "";
+    process.kill(client.pid, "SIGUSR2");
+    const status = await waitForLine(client, "status", 5000);
+    const open = Math.min(ready.open ?? 0, status?.open ?? 0); // connections dropped meanwhile don't count
+    if (open === 0) return `no connection stayed open (failed: ${ready.failed})`;
+    return { open, before, after };
+  } finally {
+    await killTree(client);
+    live.delete(client);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,7 +405,10 @@ function progress(sc: string, server: string, round: number, rounds: number, out
   if (out.kind !== "ok") return log(`${head} ${out.kind} (${out.reason})`);
   const m = out.m;
   if (sc === "idle-conns") {
-    return log(`${head} ${m.open} idle conns, RSS ${mib(m.rssBeforeKB)} -> ${mib(m.rssAfterKB)} = ${m.kbPerConn!.toFixed(2)} KB/conn`);
+    return log(
+      `${head} ${m.open} idle conns, RSS ${mib(m.rssBeforeKB)} -> ${mib(m.rssAfterKB)} = ${m.kbPerConn!.toFixed(2)} KB/conn; ` +
+        `second wave ${mib(m.rssClosedKB)} -> ${mib(m.rssSecondKB)} = ${m.kbPerConnSecond!.toFixed(2)} KB/conn`,
+    );
   }
   log(
     `${head} ${grouped(m.rps)} req/s, ${grouped(m.reqPerCpuSec)} req/CPU-s, p50 ${micros(m.p50Us)}, p99 ${micros(m.p99Us)}` +
@@ -406,7 +427,7 @@ function summarize(rows: Row[]) {
   for (const r of rows) {
     const base = rows.find((b) => b.scenario === r.scenario && b.server === BASELINE)?.median ?? {};
     r.vsBun = {};
-    for (const k of ["rps", "reqPerCpuSec", "kbPerConn"]) if (k in r.median) r.vsBun[k] = ratio(r.median[k], base[k]);
+    for (const k of ["rps", "reqPerCpuSec", "kbPerConn", "kbPerConnSecond"]) if (k in r.median) r.vsBun[k] = ratio(r.median[k], base[k]);
   }
 }
 
@@ -460,14 +481,22 @@ function markdown(rep: Report): string {
   const idle = rep.results.filter((r) => r.scenario === "idle-conns");
   if (idle.length) {
     out.push(`\n## Idle keep-alive connections\n`);
-    out.push(`${c.idleConns} connections, one request each, then idle; RSS of the server's process tree before and after.\n`);
+    out.push(
+      `${c.idleConns} connections, one request each, then idle; RSS of the server's process tree before and after. ` +
+        `First wave: on a fresh server, so it includes one-time growth (JIT code, heap growth, pages touched for the first time). ` +
+        `Second wave: the same again 1.5 s after the first has closed: what an idle connection costs a server that has worked. ` +
+        `Memory freed when a connection closes (malloc'd, in C servers and Bun.serve) is reused at once; bun-uring's connection ` +
+        `state is JS objects, returned only by a later full collection, so its second wave shows the first wave's objects not yet collected.\n`,
+    );
+    const kb = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? "-" : v.toFixed(2));
     out.push(mdTable(
-      ["server", "open", "RSS before", "RSS after", "KB/conn", "vs bun"],
+      ["server", "open", "RSS before", "RSS after", "KB/conn", "vs bun", "RSS, first wave closed", "RSS, second wave", "KB/conn, second wave", "vs bun"],
       idle.map((r) => r.status !== "ok"
-        ? [r.server, r.status, "", "", "", ""]
+        ? [r.server, r.status, "", "", "", "", "", "", "", ""]
         : [r.server, grouped(r.median.open), mib(r.median.rssBeforeKB), mib(r.median.rssAfterKB),
-          (r.median.kbPerConn ?? 0).toFixed(2), times(r.vsBun.kbPerConn ?? null)]),
-      [false, true, true, true, true, true],
+          kb(r.median.kbPerConn), times(r.vsBun.kbPerConn ?? null),
+          mib(r.median.rssClosedKB), mib(r.median.rssSecondKB), kb(r.median.kbPerConnSecond), times(r.vsBun.kbPerConnSecond ?? null)]),
+      [false, true, true, true, true, true, true, true, true, true],
     ));
   }
   const notes: string[] = [];
