@@ -356,6 +356,15 @@ describe("targets", () => {
     c.destroy();
   });
 
+  test("authority-form (CONNECT): req.url is the target authority with an empty path", async () => {
+    // Before: Host and target were joined ("http://a.example:443a.example:443"), so new URL(req.url) threw.
+    calls.length = 0;
+    const { text } = await exchange(port, "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
+    expect(text.startsWith("HTTP/1.1 200 "), `got ${JSON.stringify(text.slice(0, 60))}, wanted a 200`).toBe(true);
+    expect(text.endsWith("path /"), `got ${JSON.stringify(text.slice(-40))}`).toBe(true);
+    expect(calls).toEqual(["/"]);
+  });
+
   test("HTTP/1.0 without Host: req.url uses the server's address", async () => {
     const { text } = await exchange(port, "GET /url HTTP/1.0\r\n\r\n");
     const [r] = parseResponses(Buffer.from(text, "latin1"), [], true).responses;

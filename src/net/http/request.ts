@@ -140,6 +140,8 @@ export class UringRequest {
     if (this._head === lastUrlHead && this.#defaultHost === lastUrlDefaultHost) return (this.#url = lastUrl);
     let url: string;
     if (this.#absolute) url = serializeUrl(this.#target);
+    // authority-form (CONNECT only): the target is the URI's authority, with no path (RFC 9112 §3.2.3, §3.3)
+    else if (this.#method === "CONNECT") url = serializeUrl(`http://${this.#target}/`);
     else {
       const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
       const path = this.#target === "*" ? "/*" : this.#target;
@@ -194,7 +196,7 @@ export class UringRequest {
     // Routes see the path the handler would see in new URL(req.url).pathname: dot segments
     // resolved, a fragment dropped (a route must not be skipped for "/a#x", nor matched by
     // "/b/../a"). The URL parser runs only when the target has a byte it would change.
-    if (this.#absolute || pathNeedsUrlParser(t)) {
+    if (this.#absolute || this.#method === "CONNECT" || pathNeedsUrlParser(t)) {
       const u = this.url;
       const slash = u.indexOf("/", u.indexOf("//") + 2);
       t = slash < 0 ? "/" : u.slice(slash);
