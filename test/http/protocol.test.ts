@@ -558,10 +558,10 @@ describe("response framing", () => {
     c.destroy();
   });
 
-  test("handler headers that are the server's (Content-Length, Transfer-Encoding, Connection) are replaced", async () => {
+  test("handler headers that are the server's (Content-Length, Transfer-Encoding, Keep-Alive) are replaced", async () => {
     const s = serve({
       port: 0, hostname: "127.0.0.1",
-      fetch: () => new Response("hello", { headers: { "content-length": "99", "transfer-encoding": "chunked", connection: "close" } }),
+      fetch: () => new Response("hello", { headers: { "content-length": "99", "transfer-encoding": "chunked", "keep-alive": "timeout=1" } }),
     });
     try {
       const c = await RawHttp.open(s.port);
@@ -570,6 +570,75 @@ describe("response framing", () => {
       expect(rs.length, `got ${rs.length} responses, wanted 2 (the handler's framing headers ignored)`).toBe(2);
       expect(rs[0]!.get("content-length")).toBe("5");
       expect(rs[0]!.get("transfer-encoding")).toBeNull();
+      expect(rs[0]!.get("keep-alive")).toBeNull();
+      c.destroy();
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  // Before: the handler's Connection: close was dropped and the connection kept going.
+  test("a handler's Connection: close is honoured: said, then closed, nothing after it processed (RFC 9112 §9.6)", async () => {
+    const seen: string[] = [];
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch: (req) => {
+        seen.push(new URL(req.url).pathname);
+        return new Response("bye", { headers: { Connection: "Keep-Alive, CLOSE" } });
+      },
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      await c.write(get("/first") + get("/second"));
+      const closed = await c.waitEnd();
+      expect(closed, "got the connection open, wanted it closed after the handler's Connection: close").toBe(true);
+      const rs = parseResponses(c.buf, [], true).responses;
+      expect(rs.length, `got ${rs.length} responses, wanted 1`).toBe(1);
+      expect(rs[0]!.get("connection")).toBe("close");
+      expect(rs[0]!.body.toString()).toBe("bye");
+      // /second may have reached the handler (pipelined), but its answer must not be sent.
+      expect(seen[0]).toBe("/first");
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  // Before: Content-Length: 0, which tells the client GET's body is empty.
+  test("HEAD answered with no body and a Content-Length keeps that Content-Length (RFC 9110 §9.3.2)", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch: (req) => req.method === "HEAD"
+        ? new Response(null, { headers: { "Content-Length": "1234", "Content-Type": "application/zip" } })
+        : new Response(null, { headers: { "Content-Length": "1234" } }),
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      await c.write(`HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n` + get("/y"));
+      const rs = await c.responses(2, [true, false]);
+      expect(rs[0]!.get("content-length"), "HEAD").toBe("1234");
+      expect(rs[0]!.body.length).toBe(0);
+      // A GET's body is what is sent, whatever the handler claimed.
+      expect(rs[1]!.get("content-length"), "GET with no body").toBe("0");
+      c.destroy();
+    } finally {
+      await s.stop(true);
+    }
+  });
+
+  // Before: Upgrade was stripped as hop-by-hop, which made a 426 invalid (RFC 9110 §15.5.22 requires it).
+  test("a handler's Upgrade header is sent, with upgrade in the server's Connection header (RFC 9110 §7.8)", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch: () => new Response("use TLS", { status: 426, headers: { Upgrade: "TLS/1.2, HTTP/1.1", Connection: "Upgrade" } }),
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      await c.write(get("/") + get("/"));
+      const rs = await c.responses(2);
+      expect(rs.length, "the connection stays usable").toBe(2);
+      expect(rs[0]!.status).toBe(426);
+      expect(rs[0]!.get("upgrade")).toBe("TLS/1.2, HTTP/1.1");
+      expect(rs[0]!.get("connection")).toBe("upgrade");
       c.destroy();
     } finally {
       await s.stop(true);

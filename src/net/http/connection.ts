@@ -13,7 +13,7 @@ import { RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, BodyKind, type ChunkReader, type HeaderFields,
+  headerFields, hasCloseOption, headContentLength, BodyKind, type ChunkReader, type HeaderFields,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -482,6 +482,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const status = res.status;
     const forbidden = bodyForbidden(status);
     const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
+    // The handler asked to close: say so and close after this response (RFC 9112 §9.6).
+    if (fields !== null && fields.connection !== undefined && hasCloseOption(fields.connection)) slot.keepAlive = false;
     if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
     const e = extractBody(res, fields);
     if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, true);
@@ -492,7 +494,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       else if (e.kind === BodyKind.Live) res.body?.cancel().catch(() => {});
       conn.writeLatin1(serializeHead({
         status, statusText: res.statusText, headers: null, fields, defaultType: "",
-        length: forbidden ? -2 : 0, keepAlive, versionMinor: minor,
+        length: forbidden ? -2 : slot.isHead ? headContentLength(fields) : 0, keepAlive, versionMinor: minor,
       }));
       return true;
     }

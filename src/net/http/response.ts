@@ -5,8 +5,35 @@ import type { Connection } from "../tcp.ts";
 import { statusReason } from "./errors.ts";
 import { httpDate } from "./date.ts";
 
-/** Headers the server owns: framing and connection management (RFC 9112 §6, §9.6). */
-const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection"]);
+/**
+ * Headers the server owns: framing and connection management (RFC 9112 §6, §9.6). Upgrade is not
+ * among them: a response may advertise protocols with it (RFC 9110 §7.8; a 426 must), and the
+ * server then lists "upgrade" in its own Connection header.
+ */
+const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection"]);
+
+/** Whether a Connection field value has the "close" option (RFC 9112 §9.6; options are case-insensitive tokens). */
+export function hasCloseOption(v: string | string[] | undefined): boolean {
+  if (v === undefined) return false;
+  const s = typeof v === "string" ? v : v.join(",");
+  if (s.length < 5) return false;
+  for (const t of s.split(",")) if (t.trim().toLowerCase() === "close") return true;
+  return false;
+}
+
+/**
+ * The Content-Length a handler set on a body-less answer to HEAD: the length GET would have had
+ * (RFC 9110 §9.3.2, §8.6), kept as Bun.serve keeps it. 0 when absent or not 1*DIGIT.
+ */
+export function headContentLength(fields: HeaderFields | null): number {
+  const v = fields?.["content-length"];
+  if (typeof v !== "string" || v.length === 0 || v.length > 15) return 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return 0;
+  }
+  return Number(v);
+}
 
 /** Status codes that never carry a body (RFC 9110 §6.4.1, §15.4.5). */
 export function bodyForbidden(status: number): boolean {
@@ -92,7 +119,7 @@ function remember(o: HeadOptions, all: HeaderFields | null, head: string): void 
 export function serializeHead(o: HeadOptions): string {
   if (o.fields !== undefined && memoHit(o, o.fields)) return memo.head;
   let head = `HTTP/1.1 ${o.status} ${o.statusText || statusReason(o.status)}\r\n`;
-  let hasType = false, hasDate = false;
+  let hasType = false, hasDate = false, hasUpgrade = false;
   const all = o.fields !== undefined ? o.fields : o.headers === null ? null : headerFields(o.headers);
   if (all !== null) {
     for (const name in all) {
@@ -102,12 +129,14 @@ export function serializeHead(o: HeadOptions): string {
       else for (const one of v) head += `${name}: ${one}\r\n`; // set-cookie: one line each (RFC 6265 §3)
       if (name === "content-type") hasType = true;
       else if (name === "date") hasDate = true;
+      else if (name === "upgrade") hasUpgrade = true;
     }
   }
   if (!hasType && o.defaultType !== "" && o.length !== -2) head += `content-type: ${o.defaultType}\r\n`;
   if (!hasDate) head += `Date: ${httpDate()}\r\n`;
-  if (!o.keepAlive) head += "Connection: close\r\n";
-  else if (o.versionMinor === 0) head += "Connection: keep-alive\r\n";
+  if (!o.keepAlive) head += hasUpgrade ? "Connection: upgrade, close\r\n" : "Connection: close\r\n";
+  else if (o.versionMinor === 0) head += hasUpgrade ? "Connection: upgrade, keep-alive\r\n" : "Connection: keep-alive\r\n";
+  else if (hasUpgrade) head += "Connection: upgrade\r\n";
   if (o.length >= 0) head += `Content-Length: ${o.length}\r\n`;
   else if (o.length === -1) head += "Transfer-Encoding: chunked\r\n";
   head += "\r\n";
