@@ -144,6 +144,27 @@ describe("handler failures", () => {
     }
   });
 
+  // Before: "HTTP/1.1 0 Unknown", which is no HTTP response (status-code is 3DIGIT, RFC 9112 §4).
+  test("Response.error() (a network error, status 0) gives a 500 and the server goes on", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1", development: false,
+      fetch: (req) => (new URL(req.url).pathname === "/error" ? Response.error() : new Response("fine")),
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      const { logged } = await quiet(async () => {
+        await c.write(get("/error"));
+        await c.waitEnd();
+      });
+      expect(c.buf.toString("latin1").startsWith("HTTP/1.1 500 "), `got ${JSON.stringify(c.buf.toString("latin1").slice(0, 40))}`).toBe(true);
+      expect(String(logged[0]?.[0] ?? "")).toContain("Response.error()");
+      const after = await fetchText(s.url.href);
+      expect(after.text).toBe("fine");
+    } finally {
+      await s.stop(true);
+    }
+  });
+
   test("a response stream that fails before producing anything gives a 500 and a close", async () => {
     const s = serve({
       port: 0, hostname: "127.0.0.1", development: false,

@@ -480,6 +480,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (slot.staticRoute) return this.#writeStatic(slot, slot.staticRoute);
     const res = slot.res!;
     const status = res.status;
+    // Response.error() (status 0, a network error) has no HTTP form: a 500, as for a throw (#pump).
+    if (status === 0) throw Object.assign(new TypeError("the handler answered Response.error(), a network error"), { code: "ERR_INVALID_RESPONSE" });
     const forbidden = bodyForbidden(status);
     const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
     // The handler asked to close: say so and close after this response (RFC 9112 §9.6).
