@@ -603,6 +603,27 @@ describe("response framing", () => {
     }
   });
 
+  // Before: Bun's Response takes any statusText, and "OK\r\nX-Injected: 1" went out as a header line.
+  test("a statusText that is not a reason-phrase is replaced by the standard one: no response splitting (RFC 9112 §4)", async () => {
+    const texts: Record<string, string> = { "/crlf": "OK\r\nX-Injected: 1", "/wide": "Gr\u00fc\u00df \u20ac", "/fine": "Fine Indeed", "/latin1": "Gr\u00fc\u00df" };
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      fetch: (req) => new Response("x", { status: 200, statusText: texts[new URL(req.url).pathname] ?? "" }),
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      await c.write(get("/crlf") + get("/wide") + get("/fine") + get("/latin1"));
+      const rs = await c.responses(4);
+      expect(rs.length).toBe(4);
+      const lines = rs.map((r) => r.head.split("\r\n")[0]);
+      expect(lines).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 Fine Indeed", "HTTP/1.1 200 Gr\u00fc\u00df"]);
+      expect(rs[0]!.get("x-injected"), "a header injected through statusText").toBeNull();
+      c.destroy();
+    } finally {
+      await s.stop(true);
+    }
+  });
+
   // Before: Content-Length: 0, which tells the client GET's body is empty.
   test("HEAD answered with no body and a Content-Length keeps that Content-Length (RFC 9110 §9.3.2)", async () => {
     const s = serve({

@@ -115,10 +115,23 @@ function remember(o: HeadOptions, all: HeaderFields | null, head: string): void 
   m.head = head;
 }
 
+/**
+ * statusText when it is a reason-phrase, *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4), else "".
+ * Bun's Response accepts any string there: "OK\r\nSet-Cookie: ..." would have split the response,
+ * and a character above U+00FF cannot be written as the single byte a head is made of.
+ */
+function reasonPhrase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return "";
+  }
+  return s;
+}
+
 /** The response head as a Latin-1 string (header values are ByteStrings). */
 export function serializeHead(o: HeadOptions): string {
   if (o.fields !== undefined && memoHit(o, o.fields)) return memo.head;
-  let head = `HTTP/1.1 ${o.status} ${o.statusText || statusReason(o.status)}\r\n`;
+  let head = `HTTP/1.1 ${o.status} ${reasonPhrase(o.statusText) || statusReason(o.status)}\r\n`;
   let hasType = false, hasDate = false, hasUpgrade = false;
   const all = o.fields !== undefined ? o.fields : o.headers === null ? null : headerFields(o.headers);
   if (all !== null) {
