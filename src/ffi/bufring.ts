@@ -6,6 +6,14 @@ import { SystemError } from "./errno.ts";
 import type { Ring } from "./ring.ts";
 import type { Pointer } from "bun:ffi";
 
+/**
+ * Buffers provided at registration; the rest join as the ring runs dry (grow()). The kernel takes
+ * buffers in ring order and we put each back at the tail, so every buffer in circulation gets used
+ * in turn and its first page becomes resident: 512 x 8 KiB provided up front cost 2 MiB of RSS to a
+ * server that never has more than a few receives in flight.
+ */
+export const INITIAL_BUFFERS = 64;
+
 export class BufferRing {
   readonly bgid: number;
   readonly count: number;
@@ -19,6 +27,8 @@ export class BufferRing {
   #pendingAdds = 0;
   /** Buffers currently handed to the application (not yet returned). */
   out = 0;
+  /** Buffers in circulation (0..provided-1), at most count. */
+  provided = 0;
 
   constructor(ring: Ring, bgid: number, count: number, bufferSize: number) {
     if (count & (count - 1) || count < 1 || count > 32768) throw new RangeError(`buffer count must be a power of two <= 32768, got ${count}`);
@@ -41,8 +51,22 @@ export class BufferRing {
       this.data.free();
       throw new SystemError(-res, "io_uring_register_buf_ring");
     }
-    for (let bid = 0; bid < count; bid++) this.#add(bid);
+    this.provided = Math.min(count, INITIAL_BUFFERS);
+    for (let bid = 0; bid < this.provided; bid++) this.#add(bid);
     this.#publish();
+  }
+
+  /**
+   * The ring ran dry (a RECV got ENOBUFS): double the buffers in circulation, up to count. False
+   * when all are in circulation already. The ring has count entries, so it never overflows.
+   */
+  grow(): boolean {
+    const n = Math.min(this.provided, this.count - this.provided);
+    if (n <= 0) return false;
+    for (let k = 0; k < n; k++) this.#add(this.provided + k);
+    this.provided += n;
+    this.#publish();
+    return true;
   }
 
   #add(bid: number): void {

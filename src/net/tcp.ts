@@ -192,8 +192,10 @@ export class Connection implements Completer {
     if (flags & IORING_CQE_F_BUFFER) this.reactor.buffers.recycle(flags >>> IORING_CQE_BUFFER_SHIFT);
     if (res === 0) return this.#onEof();
     if (res === -ENOBUFS) {
-      // The ring ran dry: not a disconnect. Buffers go back as this batch's data callbacks finish.
+      // The ring ran dry: not a disconnect. Buffers go back as this batch's data callbacks finish,
+      // and more join the ring while it has fewer than its count (BufferRing.grow).
       this.reactor.stats.bufferMisses++;
+      this.reactor.buffers.grow();
       if (!more) this.startReading();
       return;
     }

@@ -6,6 +6,7 @@ import { Reactor } from "../../src/loop/reactor.ts";
 import { Listener, type Connection, type ConnectionHandler } from "../../src/net/tcp.ts";
 import { connectBlocking, setNonBlocking, tryRead, tlibc, patternBytes, firstDifference, runOrFail } from "../support/uring.ts";
 import { NativeRegion } from "../../src/ffi/memory.ts";
+import { INITIAL_BUFFERS } from "../../src/ffi/bufring.ts";
 import type { Pointer } from "bun:ffi";
 
 const CLIENTS = 6;
@@ -84,6 +85,38 @@ describe("buffer ring exhaustion", () => {
       for (const fd of clients) tlibc.close(fd);
       listener.stop();
       out.free();
+      r.close();
+    }
+  });
+
+  // A server that never has many receives in flight keeps cycling through a few buffers (RSS: the
+  // ring is FIFO, so every buffer in circulation gets its first page touched); a burst brings more.
+  test(`a ring starts with ${INITIAL_BUFFERS} buffers in circulation and grows on ENOBUFS, up to its count`, () => {
+    const r = new Reactor({ entries: 256, maxOps: 1024, bufferCount: 256, bufferSize: 512 });
+    const N = 150;
+    let bytes = 0;
+    const listener = new Listener(r, { hostname: "127.0.0.1", port: 0 }, {
+      onAccept: () => ({ onData: (_c, _b, start, end) => void (bytes += end - start), onClose() {} }),
+    });
+    const clients: number[] = [];
+    const msg = new NativeRegion(100);
+    try {
+      expect(r.buffers.provided).toBe(INITIAL_BUFFERS);
+      for (let i = 0; i < N; i++) clients.push(connectBlocking(listener.port));
+      runOrFail(r, () => listener.connectionCount === N, 5000, () => `accepted ${listener.connectionCount} of ${N}`);
+      // Every client writes before the reactor enters again: N receives complete in one go.
+      for (const fd of clients) expect(Number(tlibc.write(fd, msg.ptr as unknown as Pointer, 100))).toBe(100);
+      runOrFail(r, () => bytes === N * 100, 5000, () => `received ${bytes} of ${N * 100} bytes`);
+      expect(r.stats.bufferMisses, "the burst found the ring short").toBeGreaterThan(0);
+      expect(r.buffers.provided, "buffers in circulation after the burst").toBeGreaterThan(INITIAL_BUFFERS);
+      expect(r.buffers.provided).toBeLessThanOrEqual(256);
+      expect(r.buffers.out).toBe(0);
+      while (r.buffers.grow());
+      expect(r.buffers.provided, "grow() stops at the ring's count").toBe(256);
+    } finally {
+      for (const fd of clients) tlibc.close(fd);
+      listener.stop();
+      msg.free();
       r.close();
     }
   });
