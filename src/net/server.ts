@@ -260,15 +260,16 @@ export function serve(options: ServeOptions): Server {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw Object.assign(new RangeError(`port must be an integer in [0, 65535], got ${options.port}`), { code: "ERR_SOCKET_BAD_PORT" });
   }
-  const idle = options.idleTimeout ?? 10;
-  if (typeof idle !== "number" || idle < 0 || idle > 255) {
-    throw Object.assign(new RangeError(`idleTimeout must be a number of seconds in [0, 255], got ${idle}`), { code: "ERR_INVALID_ARG_VALUE" });
+  // NaN, a string or a negative number would otherwise slip past every comparison: no limit, no deadline.
+  const idle = numberOption("idleTimeout", options.idleTimeout, 10, 255, "a number of seconds");
+  const sendTimeoutMs = numberOption("sendTimeout", options.sendTimeout, DEFAULT_SEND_TIMEOUT_MS / 1000, Infinity, "a number of seconds") * 1000;
+  const maxRequestBodySize = numberOption("maxRequestBodySize", options.maxRequestBodySize, 128 * 1024 * 1024, Infinity, "a number of bytes");
+  const headerTimeout = numberOption("headerTimeout", options.headerTimeout, idle, Infinity, "a number of seconds");
+  for (const [k, v] of Object.entries(options.limits ?? {})) {
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
+      throw Object.assign(new RangeError(`limits.${k} must be a positive integer, got ${v}`), { code: "ERR_INVALID_ARG_VALUE" });
+    }
   }
-  const sendTimeout = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS / 1000;
-  if (typeof sendTimeout !== "number" || !(sendTimeout >= 0)) {
-    throw Object.assign(new RangeError(`sendTimeout must be a number of seconds >= 0, got ${sendTimeout}`), { code: "ERR_INVALID_ARG_VALUE" });
-  }
-  const sendTimeoutMs = sendTimeout * 1000;
   // Process-level wiring (fallback, signals, cluster workers): fallback.ts, lifecycle.ts, cluster.ts.
   const worker = isClusterWorker();
   if (options.workers !== undefined && !worker) {
@@ -299,9 +300,9 @@ export function serve(options: ServeOptions): Server {
     error: options.error,
     routes,
     development,
-    maxRequestBodySize: options.maxRequestBodySize ?? 128 * 1024 * 1024,
+    maxRequestBodySize,
     idleTimeoutMs: idle * 1000,
-    headerTimeoutMs: (options.headerTimeout ?? idle) * 1000,
+    headerTimeoutMs: headerTimeout * 1000,
     limits: options.limits,
   });
   const reactor = options.reactor ?? defaultReactor();
@@ -326,3 +327,13 @@ function withLifecycle<T extends Stoppable>(server: T, options: ServeOptions, wo
 }
 
 export type { ServeStats, UringServerStats, FallbackServer };
+
+/** A numeric option in [0, max], or its default when absent; anything else throws ERR_INVALID_ARG_VALUE. */
+function numberOption(name: string, value: unknown, fallback: number, max: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0 && value <= max)) {
+    const range = max === Infinity ? ">= 0" : `in [0, ${max}]`;
+    throw Object.assign(new RangeError(`${name} must be ${what} ${range}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`), { code: "ERR_INVALID_ARG_VALUE" });
+  }
+  return value;
+}

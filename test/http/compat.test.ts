@@ -751,4 +751,29 @@ console.log("up " + s.port);
       expect(err!.message.includes(name), `${name}: got message ${err!.message}, wanted it to name the option`).toBe(true);
     }
   });
+
+  // Before: NaN and strings passed every comparison (no body limit, deadlines of NaN ms); -1 made every body a 413.
+  test("a numeric option out of range or not a number throws ERR_INVALID_ARG_VALUE, naming it", () => {
+    const base = { port: 0, hostname: "127.0.0.1", fetch: () => new Response("x") };
+    const bad: [string, Record<string, unknown>][] = [
+      ["maxRequestBodySize", { maxRequestBodySize: -1 }], ["maxRequestBodySize", { maxRequestBodySize: Number.NaN }],
+      ["maxRequestBodySize", { maxRequestBodySize: "10" }], ["idleTimeout", { idleTimeout: Number.NaN }],
+      ["idleTimeout", { idleTimeout: 256 }], ["headerTimeout", { headerTimeout: -5 }], ["sendTimeout", { sendTimeout: "1" }],
+      ["limits.maxHeaderBytes", { limits: { maxHeaderBytes: 0 } }], ["limits.maxTargetLength", { limits: { maxTargetLength: 1.5 } }],
+    ];
+    for (const [name, extra] of bad) {
+      let err: (Error & { code?: string }) | null = null;
+      try {
+        const s = serve({ ...base, ...extra } as Parameters<typeof serve>[0]);
+        void s.stop(true);
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.code, `${JSON.stringify(extra)}: got ${err ? err.code : "no error"}, wanted ERR_INVALID_ARG_VALUE`).toBe("ERR_INVALID_ARG_VALUE");
+      expect(err!.message.startsWith(name), `got message ${err!.message}, wanted it to name ${name}`).toBe(true);
+    }
+    // In range: accepted (Infinity: no body limit).
+    const ok = serve({ ...base, maxRequestBodySize: Infinity, idleTimeout: 0, headerTimeout: 1, limits: { maxHeaderBytes: 8192 } });
+    void ok.stop(true);
+  });
 });
