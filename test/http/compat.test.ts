@@ -534,10 +534,10 @@ test("an absolute-form target is serialized too (KNOWN_DIFFERENCES: Bun keeps it
 describe("the Server surface, on both", () => {
   for (const impl of IMPLS) {
     test(`${impl}: req.signal is aborted when the client disconnects`, async () => {
-      let aborted = false, finished = false;
+      let aborted = false, finished = false, reason: unknown = null;
       const s = start(impl, {
         async fetch(req: Request) {
-          req.signal.addEventListener("abort", () => (aborted = true));
+          req.signal.addEventListener("abort", () => ((aborted = true), (reason = req.signal.reason)));
           await sleep(100);
           finished = true;
           return new Response("late");
@@ -550,6 +550,8 @@ describe("the Server surface, on both", () => {
         c.destroy();
         await waitFor(() => aborted, 1000);
         expect(aborted, `${impl}: got req.signal not aborted after the client left, wanted aborted`).toBe(true);
+        // Handlers test err.name === "AbortError" (fetch(url, { signal: req.signal }) rejects with the reason).
+        expect((reason as Error | null)?.name, `${impl}: got signal.reason ${String(reason)}, wanted an AbortError`).toBe("AbortError");
         await waitFor(() => finished, 1000);
       } finally {
         await stopServer(s);

@@ -731,7 +731,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // A FIN cannot be told from a half-close without writing, and from browsers, fetch and curl it
     // means the client is gone: abort the signals of requests still being handled, as Bun.serve
     // does (the handler may stop its work), yet still deliver the answers to a half-open client.
-    let gone: Error | null = null;
+    let gone: DOMException | null = null;
     // Only the last response closes: marking every queued one made #finish drop the rest of a
     // pipeline after the first answer (requests handled, never answered).
     const last = this.#queue[this.#queue.length - 1];
@@ -739,7 +739,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     for (const s of this.#queue) {
       if (s.req && !s.ready && !s.req._aborted) {
         s.req._aborted = true;
-        s.req._abort?.abort((gone ??= Object.assign(new Error("client closed the connection"), { code: "ECONNRESET" })));
+        s.req._abort?.abort((gone ??= clientGone("The client closed the connection")));
       }
     }
     if (this.#queue.length === 0) return false;
@@ -750,11 +750,12 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const reset = Object.assign(new Error("client disconnected"), { code: "ECONNRESET" });
     this.#streamReader?.cancel(reset).catch(() => {}); // a producing stream stops with its client
     this.#body?.fail(reset);
+    let gone: DOMException | null = null;
     for (const s of this.#queue) {
       if (s.req) {
         this.core.pendingRequests--;
         s.req._aborted = true;
-        s.req._abort?.abort(reset);
+        s.req._abort?.abort((gone ??= clientGone("The client disconnected")));
         s.body?.fail(reset);
       }
     }
@@ -792,3 +793,12 @@ export function etagMatches(header: string, etag: string): boolean {
 }
 
 export type { Slot };
+
+/**
+ * The reason a Request's signal aborts with when its client goes: an "AbortError" DOMException, as
+ * for any aborted fetch (Fetch standard) and in Bun.serve, so `err.name === "AbortError"` checks in
+ * handlers (and a fetch() given req.signal) see what they expect.
+ */
+function clientGone(message: string): DOMException {
+  return new DOMException(message, "AbortError");
+}
