@@ -161,6 +161,27 @@ describe("a Web-standard Request", () => {
   });
 });
 
+describe("inspection", () => {
+  // Before: console.log(req) printed "UringRequest { _head: Uint8Array(...), _ctx: ... }".
+  test("console.log / Bun.inspect of a request shows Request with method, url and headers, not internals", async () => {
+    const [shown] = await withServer(
+      (req) => Bun.inspect(req),
+      async (s) => {
+        const c = await RawHttp.open(s.port);
+        await c.write(`PUT /i?x=1 HTTP/1.1\r\nHost: h.example\r\nX-Test: seen\r\nContent-Length: 0\r\n\r\n`);
+        await c.response();
+        c.destroy();
+      },
+    );
+    expect(shown!.startsWith("Request {"), `got ${shown!.slice(0, 40)}`).toBe(true);
+    expect(shown).toContain(`method: "PUT"`);
+    expect(shown).toContain(`url: "http://h.example/i?x=1"`);
+    expect(shown).toContain(`"x-test": "seen"`);
+    expect(shown).not.toContain("_head");
+    expect(shown).not.toContain("UringRequest");
+  });
+});
+
 describe("laziness", () => {
   test("a Request stays lazy when the handler reads only url, method and one header", async () => {
     const results = await withServer(

@@ -303,6 +303,10 @@ export class UringRequest {
   get [Symbol.toStringTag](): string {
     return "Request";
   }
+  /** console.log(req) shows what Bun's Request shows (method, url, headers), not this class's internals. */
+  [Symbol.for("nodejs.util.inspect.custom")](_depth: number, options: unknown): string {
+    return `Request ${Bun.inspect({ method: this.method, url: this.url, headers: this.headers }, options as Parameters<typeof Bun.inspect>[1])}`;
+  }
   /** True once a native Request was built (tests assert laziness with it). */
   get _materialized(): boolean {
     return this.#native !== null || this.#headers !== null;
