@@ -19,6 +19,7 @@ import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
 import type { ServerCore } from "./core.ts";
 import { sendCachedFile, sendFileUring } from "./files.ts";
+import { noneMatch } from "./files/http.ts";
 
 /** Requests in progress on one connection before it stops reading (pipelining bound). */
 export const MAX_PIPELINED = 128;
@@ -659,7 +660,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return false;
     }
     const inm = slot.req?._ifNoneMatch() ?? null;
-    const notModified = r.etag !== "" && inm !== null && etagMatches(inm, r.etag);
+    const notModified = r.etag !== "" && inm !== null && noneMatch(inm, r.etag);
     const status = notModified ? 304 : r.status;
     const forbidden = bodyForbidden(status);
     if (!notModified && !forbidden && slot.keepAlive && slot.versionMinor === 1 && !slot.isHead && r.body && r.body.length <= STATIC_WIRE_MAX) {
@@ -779,17 +780,6 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (last) last.keepAlive = false;
     if (this.idle) this.conn.end();
   }
-}
-
-/** If-None-Match against one strong ETag (RFC 9110 §13.1.2: weak comparison). */
-export function etagMatches(header: string, etag: string): boolean {
-  if (header.trim() === "*") return true;
-  const bare = etag.startsWith("W/") ? etag.slice(2) : etag;
-  for (const part of header.split(",")) {
-    const t = part.trim();
-    if ((t.startsWith("W/") ? t.slice(2) : t) === bare) return true;
-  }
-  return false;
 }
 
 export type { Slot };

@@ -65,10 +65,10 @@ export function parseRange(h: string, size: number): [number, number] | "none" |
   return [first, Math.min(last, size - 1) + 1];
 }
 
-/** Weak comparison of If-None-Match against our ETag (RFC 9110 §13.1.2). */
+/** Whether If-None-Match matches `etag`, weak or strong, by weak comparison (RFC 9110 §13.1.2, §13.2.2). */
 export function noneMatch(header: string, etag: string): boolean {
   if (header.trim() === "*") return true;
-  const bare = etag.slice(2);
+  const bare = etag.startsWith("W/") ? etag.slice(2) : etag;
   for (const part of header.split(",")) {
     const t = part.trim();
     if ((t.startsWith("W/") ? t.slice(2) : t) === bare) return true;
