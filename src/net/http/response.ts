@@ -147,9 +147,10 @@ export function serializeHead(o: HeadOptions): string {
   }
   if (!hasType && o.defaultType !== "" && o.length !== -2) head += `content-type: ${o.defaultType}\r\n`;
   if (!hasDate) head += `Date: ${httpDate()}\r\n`;
-  if (!o.keepAlive) head += hasUpgrade ? "Connection: upgrade, close\r\n" : "Connection: close\r\n";
-  else if (o.versionMinor === 0) head += hasUpgrade ? "Connection: upgrade, keep-alive\r\n" : "Connection: keep-alive\r\n";
-  else if (hasUpgrade) head += "Connection: upgrade\r\n";
+  // HTTP/1.1 persists unless told "close"; HTTP/1.0 only when told "keep-alive" (RFC 9112 §9.3).
+  const persistence = !o.keepAlive ? "close" : o.versionMinor === 0 ? "keep-alive" : "";
+  if (hasUpgrade) head += persistence === "" ? "Connection: upgrade\r\n" : `Connection: upgrade, ${persistence}\r\n`;
+  else if (persistence !== "") head += `Connection: ${persistence}\r\n`;
   if (o.length >= 0) head += `Content-Length: ${o.length}\r\n`;
   else if (o.length === -1) head += "Transfer-Encoding: chunked\r\n";
   head += "\r\n";
@@ -447,8 +448,9 @@ export function readyChunks(reader: ChunkReader): ReadyChunks {
 /**
  * A Response with a Content-Type whose body is to be read as a stream: server-sent events, NDJSON
  * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention). Without a
- * Content-Type, extractBody tells a stream by its size (BodyKind.Live). With one, any other stream is taken whole: nothing cheap tells it from a Blob or
- * Bun.file body (res.body costs ~1.4 us on a file and blob() takes a stream).
+ * Content-Type, extractBody tells a stream by its size (BodyKind.Live). With one, any other stream
+ * is taken whole: only a reader on res.body tells it from a Bun.file body, and once a file's body
+ * has a reader its blob() no longer gives the file back; blob() takes a stream whole.
  */
 export function wantsStreaming(fields: HeaderFields | null): boolean {
   if (fields === null) return false;
