@@ -13,7 +13,7 @@ import { RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, hasCloseOption, headContentLength, BodyKind, type ChunkReader, type HeaderFields,
+  headerFields, hasCloseOption, headContentLength, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -37,6 +37,10 @@ const NO_SLOTS: Slot[] = [];
 Object.freeze(NO_SLOTS);
 const QUEUE_POOL_MAX = 1024;
 const queuePool: Slot[][] = [];
+
+// #writeWhole's head options, filled in per response (serializeHead keeps nothing of them): the
+// usual response allocates no options object.
+const wholeHead: HeadOptions = { status: 200, statusText: "", headers: null, fields: null, defaultType: "", length: 0, keepAlive: true, versionMinor: 1 };
 
 class Slot {
   req: UringRequest | null = null;
@@ -468,7 +472,6 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   /** Write `slot`'s response; false when it continues asynchronously (streamed or pending body). */
   #write(slot: Slot): boolean {
     const conn = this.conn;
-    const core = this.core;
     if (slot.errorStatus) {
       const body = slot.errorText + "\n";
       conn.writeLatin1(serializeHead({
@@ -505,7 +508,18 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.#writeWhole(slot, status, res.statusText, fields, e.type, e.bytes, keepAlive);
       return true;
     }
-    // Asynchronous bodies: a file, a stream, or in-memory bytes not yet settled.
+    return this.#writeLater(slot, res, e, fields, status);
+  }
+
+  /**
+   * The bodies #write cannot send at once: a file, or in-memory bytes not yet settled. A method of
+   * its own because its closures would cost #write a scope object on every response.
+   */
+  #writeLater(slot: Slot, res: Response, e: ExtractedBody, fields: HeaderFields | null, status: number): boolean {
+    const conn = this.conn;
+    const core = this.core;
+    const keepAlive = slot.keepAlive;
+    const minor = slot.versionMinor;
     this.#writing = true;
     const headers = res.headers, statusText = res.statusText;
     let work: Promise<boolean>;
@@ -542,23 +556,35 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         },
       );
     }
+    this.#finishWhen(slot, work);
+    return false;
+  }
+
+  /** Finish `slot` when `work` settles; false or a failure closes the connection (the head may be out). */
+  #finishWhen(slot: Slot, work: Promise<boolean>): void {
     work.then(
       (ok) => this.#finishStreamed(slot, ok),
       (err) => {
-        core.reportError(err);
+        this.core.reportError(err);
         this.#finishStreamed(slot, false);
       },
     );
-    return false;
   }
 
   /** A body known whole: its head with a Content-Length, then the bytes (none for HEAD). */
   #writeWhole(
     slot: Slot, status: number, statusText: string, fields: HeaderFields | null, defaultType: string, bytes: Uint8Array, keepAlive: boolean,
   ): void {
-    this.conn.writeLatin1(serializeHead({
-      status, statusText, headers: null, fields, defaultType, length: bytes.length, keepAlive, versionMinor: slot.versionMinor,
-    }));
+    const o = wholeHead;
+    o.status = status;
+    o.statusText = statusText;
+    o.fields = fields;
+    o.defaultType = defaultType;
+    o.length = bytes.length;
+    o.keepAlive = keepAlive;
+    o.versionMinor = slot.versionMinor;
+    this.conn.writeLatin1(serializeHead(o));
+    o.fields = null;
     if (!slot.isHead) this.conn.write(bytes);
   }
 

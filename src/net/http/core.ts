@@ -119,15 +119,19 @@ export class ServerCore {
         p.catch(() => {}); // handled here
         return fromError ? this.#internalError(err, slot, hc) : this.#fail(err, slot, hc);
       }
-      p.then(
-        (v) => this.#resolve(v, slot, hc, fromError),
-        (e) => (fromError ? this.#internalError(e, slot, hc) : this.#fail(e, slot, hc)),
-      );
-      return;
+      return this.#await(p, slot, hc, fromError);
     }
     const err = Object.assign(new TypeError(`the ${fromError ? "error" : "fetch"} handler must return a Response (or a Promise of one), got ${result === null ? "null" : typeof result}`), { code: "ERR_INVALID_RESPONSE" });
     if (fromError) this.#internalError(err, slot, hc);
     else this.#fail(err, slot, hc);
+  }
+
+  // Apart from #resolve because its closures would cost #resolve a scope object on every call.
+  #await(p: Promise<unknown>, slot: Slot, hc: HttpConnection, fromError: boolean): void {
+    p.then(
+      (v) => this.#resolve(v, slot, hc, fromError),
+      (e) => (fromError ? this.#internalError(e, slot, hc) : this.#fail(e, slot, hc)),
+    );
   }
 
   /** A handler threw or rejected: the error handler answers, else a 500. */

@@ -207,8 +207,11 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   }
   if (probe === PROBE_BYTES || untyped) {
     const p = res.bytes();
-    if (Bun.peek.status(p) === "fulfilled") {
-      const bytes = asBytes(Bun.peek(p) as Uint8Array);
+    // Told by the value, not Bun.peek.status(), which allocates an array per call: bytes() fulfils
+    // with bytes; Bun.peek gives the promise back while pending and the reason when rejected.
+    const v = Bun.peek(p);
+    if (v instanceof Uint8Array || v instanceof ArrayBuffer) {
+      const bytes = asBytes(v);
       e.kind = bytes.length === 0 ? BodyKind.None : BodyKind.Bytes;
       e.bytes = bytes;
       if (untyped) e.type = "text/plain;charset=utf-8";
