@@ -39,3 +39,17 @@ export function liburing(): Lib {
     throw loadError;
   }
 }
+
+/** io_uring_enter2 as liburing's signature has it: fd, to_submit, min_complete, flags, arg, argsz. */
+export type Enter2 = (fd: number, toSubmit: number, minComplete: number, flags: number, arg: number | null, argSize: number) => number;
+
+/**
+ * io_uring_enter2 without the JS wrapper Bun's dlopen() puts around every symbol, which converts
+ * each argument through an arrow function made per call and a u64 through BigInt: 6 closures and a
+ * BigInt per call (heapStats, Bun 1.3.14), that is per loop iteration, or per request at one
+ * connection. The native function (`.native`) reads integers as int32-tagged values (callers pass
+ * `x | 0`), a pointer as a number or null, and a u64 as any number.
+ */
+export function ioUringEnter2(): Enter2 {
+  return (liburing().io_uring_enter2 as unknown as { native: Enter2 }).native;
+}

@@ -1,7 +1,7 @@
 // One io_uring: set up by liburing, then driven from JS through views over the shared ring memory.
 // No FFI call per SQE or per CQE; one io_uring_enter2 per loop iteration (Ring.enter).
 import { toArrayBuffer, read, type Pointer } from "bun:ffi";
-import { liburing } from "./liburing.ts";
+import { ioUringEnter2, liburing, type Enter2 } from "./liburing.ts";
 import { NativeRegion, readPtr, writePtr } from "./memory.ts";
 import type { SqeViews } from "./sqe.ts";
 import {
@@ -65,6 +65,7 @@ export class Ring {
   #sqFlushed = 0; // tail published to the kernel
   #cqHead = 0;
   #closed = false;
+  readonly #enter2: Enter2 = ioUringEnter2();
 
   constructor(options: RingOptions = {}) {
     const entries = options.entries ?? 1024;
@@ -198,7 +199,7 @@ export class Ring {
     }
     const pending = (this.#sqFlushed - Atomics.load(this.#sqKhead, 0)) >>> 0;
     const flags = IORING_ENTER_GETEVENTS | (argPtr ? IORING_ENTER_EXT_ARG : 0);
-    const res = liburing().io_uring_enter2(this.fd, pending, minComplete, flags, (argPtr || null) as unknown as Pointer, argPtr ? 24 : 8);
+    const res = this.#enter2(this.fd | 0, pending | 0, minComplete | 0, flags | 0, argPtr || null, argPtr ? 24 : 8);
     if (res >= 0) return res;
     if (res === -ETIME || res === -EINTR) return 0;
     // CQ full with overflow backlog: the caller reaps, then enters again.
