@@ -249,19 +249,20 @@ export function serve(options: ServeOptions): Server {
     throw Object.assign(new TypeError("serve() needs an options object"), { code: "ERR_INVALID_ARG_TYPE" });
   }
   const o = options as Record<string, unknown>;
-  for (const name of UNSUPPORTED) if (o[name] !== undefined && o[name] !== false) throw unsupported(name);
+  // null, undefined and false leave an option unset, as Bun.serve reads them (`tls: cond ? {...} : null`).
+  for (const name of UNSUPPORTED) if (o[name] != null && o[name] !== false) throw unsupported(name);
   const routes = options.routes ?? options.static;
   if (typeof options.fetch !== "function" && !routes) {
     throw Object.assign(new TypeError("serve() needs a fetch handler or routes"), { code: "ERR_INVALID_ARG_TYPE" });
   }
-  if (options.fetch !== undefined && typeof options.fetch !== "function") throw Object.assign(new TypeError("fetch must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
-  if (options.error !== undefined && typeof options.error !== "function") throw Object.assign(new TypeError("error must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
-  const port = options.port === undefined ? defaultPort() : Number(options.port);
+  if (options.fetch != null && typeof options.fetch !== "function") throw Object.assign(new TypeError("fetch must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
+  if (options.error != null && typeof options.error !== "function") throw Object.assign(new TypeError("error must be a function"), { code: "ERR_INVALID_ARG_TYPE" });
+  const port = options.port == null ? defaultPort() : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw Object.assign(new RangeError(`port must be an integer in [0, 65535], got ${options.port}`), { code: "ERR_SOCKET_BAD_PORT" });
   }
   // NaN, a string or a negative number would otherwise slip past every comparison: no limit, no deadline.
-  const idle = numberOption("idleTimeout", options.idleTimeout, 10, 255, "a number of seconds");
+  const idle = numberOption("idleTimeout", options.idleTimeout, 10, 255, "a whole number of seconds", true);
   const sendTimeoutMs = numberOption("sendTimeout", options.sendTimeout, DEFAULT_SEND_TIMEOUT_MS / 1000, Infinity, "a number of seconds") * 1000;
   const maxRequestBodySize = numberOption("maxRequestBodySize", options.maxRequestBodySize, 128 * 1024 * 1024, Infinity, "a number of bytes");
   const headerTimeout = numberOption("headerTimeout", options.headerTimeout, idle, Infinity, "a number of seconds");
@@ -329,9 +330,10 @@ function withLifecycle<T extends Stoppable>(server: T, options: ServeOptions, wo
 export type { ServeStats, UringServerStats, FallbackServer };
 
 /** A numeric option in [0, max], or its default when absent; anything else throws ERR_INVALID_ARG_VALUE. */
-function numberOption(name: string, value: unknown, fallback: number, max: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value >= 0 && value <= max)) {
+/** A numeric option in [0, max]; undefined or null (as Bun.serve takes them) for `fallback`. */
+function numberOption(name: string, value: unknown, fallback: number, max: number, what: string, integer = false): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number" || !(value >= 0 && value <= max) || (integer && !Number.isInteger(value))) {
     const range = max === Infinity ? ">= 0" : `in [0, ${max}]`;
     throw Object.assign(new RangeError(`${name} must be ${what} ${range}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`), { code: "ERR_INVALID_ARG_VALUE" });
   }

@@ -758,12 +758,18 @@ console.log("up " + s.port);
     }
   });
 
+  // Before: `tls: null` (a config's "no TLS") threw ERR_NOT_SUPPORTED and `error: null` "must be a function".
+  test("an option set to null is unset, as Bun.serve reads it", () => {
+    const err = thrownBy({ tls: null, websocket: null, unix: null, error: null, hostname: null, maxRequestBodySize: null });
+    expect(err, `got ${err?.code} ${err?.message}`).toBeNull();
+  });
+
   // Before: NaN and strings passed every comparison (no body limit, deadlines of NaN ms); -1 made every body a 413.
   test("a numeric option out of range or not a number throws ERR_INVALID_ARG_VALUE, naming it", () => {
     const bad: [string, Record<string, unknown>][] = [
       ["maxRequestBodySize", { maxRequestBodySize: -1 }], ["maxRequestBodySize", { maxRequestBodySize: Number.NaN }],
       ["maxRequestBodySize", { maxRequestBodySize: "10" }], ["idleTimeout", { idleTimeout: Number.NaN }],
-      ["idleTimeout", { idleTimeout: 256 }], ["headerTimeout", { headerTimeout: -5 }], ["sendTimeout", { sendTimeout: "1" }],
+      ["idleTimeout", { idleTimeout: 256 }], ["idleTimeout", { idleTimeout: 1.5 }], ["headerTimeout", { headerTimeout: -5 }], ["sendTimeout", { sendTimeout: "1" }],
       ["limits.maxHeaderBytes", { limits: { maxHeaderBytes: 0 } }], ["limits.maxTargetLength", { limits: { maxTargetLength: 1.5 } }],
     ];
     for (const [name, extra] of bad) {
@@ -771,7 +777,8 @@ console.log("up " + s.port);
       expect(err?.code, `${JSON.stringify(extra)}: got ${err ? err.code : "no error"}, wanted ERR_INVALID_ARG_VALUE`).toBe("ERR_INVALID_ARG_VALUE");
       expect(err!.message.startsWith(name), `got message ${err!.message}, wanted it to name ${name}`).toBe(true);
     }
-    // In range: accepted (Infinity: no body limit).
+    // In range: accepted (Infinity: no body limit); null means unset, as with Bun.serve.
     expect(thrownBy({ maxRequestBodySize: Infinity, idleTimeout: 0, headerTimeout: 1, limits: { maxHeaderBytes: 8192 } })).toBeNull();
+    expect(thrownBy({ maxRequestBodySize: null, idleTimeout: null })).toBeNull();
   });
 });
