@@ -428,8 +428,14 @@ export class Connection implements Completer {
     }
     this.#consume(res);
     if (this.state & CLOSING) return this.#maybeFinish();
-    if (this.#segCount) this.flush();
-    else {
+    if (this.#segCount) {
+      // More than one SEND's worth was queued (MAX_IOV segments each): the rest goes out now, and a
+      // writer waiting for drain may go on once what is left is under the high-water mark. Without
+      // this, drain waited for the whole queue to be sent, so a peer that stopped reading left the
+      // writer stalled with less than the mark queued (test/net/tcp.test.ts, backpressure).
+      this.flush();
+      this.#drainIfBelowMark();
+    } else {
       this.#releaseSegs();
       this.#afterFlushed();
     }
@@ -474,11 +480,15 @@ export class Connection implements Completer {
     }
   }
 
-  #afterFlushed(): void {
+  #drainIfBelowMark(): void {
     if (this.state & WANT_DRAIN && this.queued <= this.highWaterMark) {
       this.state &= ~WANT_DRAIN;
       this.handler.onDrain?.(this);
     }
+  }
+
+  #afterFlushed(): void {
+    this.#drainIfBelowMark();
     if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT)) this.#shutdownWrite();
   }
 

@@ -197,7 +197,9 @@ describe("listen(): TCP on the reactor", () => {
   });
 
   test("backpressure: a client that does not read makes bufferedAmount grow; drain fires once it reads", async () => {
-    const TOTAL = 24 << 20, PIECE = 16 << 10;
+    // More than loopback can hold for a client that does not read (tcp_rmem max 32 MiB + tcp_wmem max
+    // 4 MiB on this machine): with 24 MiB the kernel sometimes took it all and nothing stayed queued.
+    const TOTAL = 64 << 20, PIECE = 16 << 10;
     const payload = patternBytes(TOTAL, 90);
     let sock: TCPSocket | null = null;
     let written = 0, drains = 0;
@@ -224,11 +226,17 @@ describe("listen(): TCP on the reactor", () => {
     const c = new RawClient(s.l.port); // reads nothing until told to
     try {
       await waitFor(() => sock !== null, 2000);
-      await sleep(150);
+      // Stuck: nothing more written for 200 ms (the kernel's buffers grow for a while first).
+      let last = -1;
+      await waitFor(() => {
+        const still = written === last;
+        last = written;
+        return still;
+      }, 5000, 200);
       const stuck = sock!.bufferedAmount;
       // Stuck above the connection's high-water mark (256 KB): below it, drain would have fired
       // and the pump would have written more.
-      expect(stuck, `bufferedAmount while the client does not read: got ${stuck}, wanted > 256 KB`).toBeGreaterThan(256 << 10);
+      expect(stuck, `bufferedAmount while the client does not read: got ${stuck} (written ${written}, drains ${drains}), wanted > 256 KB`).toBeGreaterThan(256 << 10);
       expect(written, `written while the client does not read: got ${written}, wanted < ${TOTAL}`).toBeLessThan(TOTAL);
       const drainsStuck = drains;
       await sleep(100);
