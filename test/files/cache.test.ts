@@ -8,6 +8,7 @@ import { Reactor } from "../../src/loop/reactor.ts";
 import { fileSlots } from "../../src/loop/files.ts";
 import { configureFileServer, fileServerStats, clearFileCache, type FileServerOptions } from "../../src/net/http/files.ts";
 import { tempTree, writeRandomFile, bodyDigest, rawGet, waitFor, writeFileSync } from "./support.ts";
+import { closeSync, openSync, truncateSync } from "node:fs";
 import { RawClient } from "../support/uring.ts";
 
 const tree = tempTree("cache");
@@ -17,6 +18,10 @@ const N = 12;
 beforeAll(() => {
   for (let i = 0; i < N; i++) digests.push(writeRandomFile(tree.path(`f${i}.bin`), 1000 + i * 7000));
   writeRandomFile(tree.path("big.bin"), 4 << 20);
+  // Larger than loopback can absorb for a client that does not read (tcp_rmem max 32 MiB + tcp_wmem
+  // max 4 MiB here): a 4 MiB download could finish into the socket buffers and free its entry. Sparse.
+  closeSync(openSync(tree.path("huge.bin"), "w"));
+  truncateSync(tree.path("huge.bin"), 64 << 20);
 });
 afterAll(() => tree.remove());
 
@@ -116,9 +121,9 @@ describe("the open-file cache", () => {
 
   test("a cache full of busy entries: the next file gets a private descriptor, closed after it", async () => {
     await withServer({ cacheEntries: 1, maxReadBuffers: 16 }, async (s, r) => {
-      // Hold the one cache entry busy: a 4 MiB download whose client does not read.
+      // Hold the one cache entry busy: a 64 MiB download whose client does not read.
       const slow = new RawClient(s.port);
-      slow.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+      slow.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
       const held = await waitFor(() => fileServerStats(r)?.cachedEntries === 1 && fileServerStats(r)?.activeTransfers === 1, 2000);
       expect(held, "the slow download holds the only entry").toBe(true);
       const d = await bodyDigest(await fetch(`http://127.0.0.1:${s.port}/f1.bin`));
