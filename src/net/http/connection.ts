@@ -313,7 +313,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         const info = httpErrorInfo(HttpError.BODY_TOO_LARGE);
         return this.#queueError(info.status, `Request body of ${head.contentLength} bytes is over the limit of ${core.maxRequestBodySize}`);
       }
-      body = new RequestBody(this);
+      body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
       this.#body = body;
       this.#bodySlot = slot;
       if (head.chunked) {
