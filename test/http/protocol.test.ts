@@ -12,6 +12,19 @@ let port: number;
 /** Paths the handler saw, in order. */
 const calls: string[] = [];
 
+/** A server of its own answering with `fetch`, and one raw connection to it; both closed after `go`. */
+async function onOwnServer(fetch: (req: Request) => Response, go: (c: RawHttp, s: Server) => Promise<void>): Promise<void> {
+  const s = serve({ port: 0, hostname: "127.0.0.1", fetch });
+  let c: RawHttp | null = null;
+  try {
+    c = await RawHttp.open(s.port);
+    await go(c, s);
+  } finally {
+    c?.destroy();
+    await s.stop(true);
+  }
+}
+
 function app(req: Request): Response | Promise<Response> {
   const url = new URL(req.url);
   calls.push(url.pathname);
@@ -182,9 +195,7 @@ describe("pipelining", () => {
   test("a client that pipelines requests and never reads does not make the server queue without bound", async () => {
     // Each response is fresh memory (100 KB); 300 of them would be 30 MB queued for a client that
     // reads nothing. Reading requests must stop while responses wait (output backpressure).
-    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(new Uint8Array(100_000).fill(7)) });
-    try {
-      const c = await RawHttp.open(s.port);
+    await onOwnServer(() => new Response(new Uint8Array(100_000).fill(7)), async (c, s) => {
       c.sock.pause();
       await c.write(get("/fresh").repeat(300));
       await sleep(300);
@@ -194,10 +205,7 @@ describe("pipelining", () => {
       const rs = await c.responses(300, [], 10_000);
       expect(rs.length, `got ${rs.length} responses once the client read, wanted 300`).toBe(300);
       expect(rs.every((r) => r.body.length === 100_000)).toBe(true);
-      c.destroy();
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 
   test("a request split across many writes byte by byte is parsed", async () => {
@@ -559,36 +567,25 @@ describe("response framing", () => {
   });
 
   test("handler headers that are the server's (Content-Length, Transfer-Encoding, Keep-Alive) are replaced", async () => {
-    const s = serve({
-      port: 0, hostname: "127.0.0.1",
-      fetch: () => new Response("hello", { headers: { "content-length": "99", "transfer-encoding": "chunked", "keep-alive": "timeout=1" } }),
-    });
-    try {
-      const c = await RawHttp.open(s.port);
+    const framing = { "content-length": "99", "transfer-encoding": "chunked", "keep-alive": "timeout=1" };
+    await onOwnServer(() => new Response("hello", { headers: framing }), async (c) => {
       await c.write(get("/") + get("/"));
       const rs = await c.responses(2);
       expect(rs.length, `got ${rs.length} responses, wanted 2 (the handler's framing headers ignored)`).toBe(2);
       expect(rs[0]!.get("content-length")).toBe("5");
       expect(rs[0]!.get("transfer-encoding")).toBeNull();
       expect(rs[0]!.get("keep-alive")).toBeNull();
-      c.destroy();
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 
   // Before: the handler's Connection: close was dropped and the connection kept going.
   test("a handler's Connection: close is honoured: said, then closed, nothing after it processed (RFC 9112 §9.6)", async () => {
     const seen: string[] = [];
-    const s = serve({
-      port: 0, hostname: "127.0.0.1",
-      fetch: (req) => {
-        seen.push(new URL(req.url).pathname);
-        return new Response("bye", { headers: { Connection: "Keep-Alive, CLOSE" } });
-      },
-    });
-    try {
-      const c = await RawHttp.open(s.port);
+    const bye = (req: Request) => {
+      seen.push(new URL(req.url).pathname);
+      return new Response("bye", { headers: { Connection: "Keep-Alive, CLOSE" } });
+    };
+    await onOwnServer(bye, async (c) => {
       await c.write(get("/first") + get("/second"));
       const closed = await c.waitEnd();
       expect(closed, "got the connection open, wanted it closed after the handler's Connection: close").toBe(true);
@@ -598,71 +595,47 @@ describe("response framing", () => {
       expect(rs[0]!.body.toString()).toBe("bye");
       // /second may have reached the handler (pipelined), but its answer must not be sent.
       expect(seen[0]).toBe("/first");
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 
   // Before: Bun's Response takes any statusText, and "OK\r\nX-Injected: 1" went out as a header line.
   test("a statusText that is not a reason-phrase is replaced by the standard one: no response splitting (RFC 9112 §4)", async () => {
     const texts: Record<string, string> = { "/crlf": "OK\r\nX-Injected: 1", "/wide": "Gr\u00fc\u00df \u20ac", "/fine": "Fine Indeed", "/latin1": "Gr\u00fc\u00df" };
-    const s = serve({
-      port: 0, hostname: "127.0.0.1",
-      fetch: (req) => new Response("x", { status: 200, statusText: texts[new URL(req.url).pathname] ?? "" }),
-    });
-    try {
-      const c = await RawHttp.open(s.port);
+    await onOwnServer((req) => new Response("x", { status: 200, statusText: texts[new URL(req.url).pathname] ?? "" }), async (c) => {
       await c.write(get("/crlf") + get("/wide") + get("/fine") + get("/latin1"));
       const rs = await c.responses(4);
       expect(rs.length).toBe(4);
       const lines = rs.map((r) => r.head.split("\r\n")[0]);
       expect(lines).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 Fine Indeed", "HTTP/1.1 200 Gr\u00fc\u00df"]);
       expect(rs[0]!.get("x-injected"), "a header injected through statusText").toBeNull();
-      c.destroy();
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 
   // Before: Content-Length: 0, which tells the client GET's body is empty.
   test("HEAD answered with no body and a Content-Length keeps that Content-Length (RFC 9110 §9.3.2)", async () => {
-    const s = serve({
-      port: 0, hostname: "127.0.0.1",
-      fetch: (req) => req.method === "HEAD"
-        ? new Response(null, { headers: { "Content-Length": "1234", "Content-Type": "application/zip" } })
-        : new Response(null, { headers: { "Content-Length": "1234" } }),
-    });
-    try {
-      const c = await RawHttp.open(s.port);
+    const claimed = (req: Request) => req.method === "HEAD"
+      ? new Response(null, { headers: { "Content-Length": "1234", "Content-Type": "application/zip" } })
+      : new Response(null, { headers: { "Content-Length": "1234" } });
+    await onOwnServer(claimed, async (c) => {
       await c.write(`HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n` + get("/y"));
       const rs = await c.responses(2, [true, false]);
       expect(rs[0]!.get("content-length"), "HEAD").toBe("1234");
       expect(rs[0]!.body.length).toBe(0);
       // A GET's body is what is sent, whatever the handler claimed.
       expect(rs[1]!.get("content-length"), "GET with no body").toBe("0");
-      c.destroy();
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 
   // Before: Upgrade was stripped as hop-by-hop, which made a 426 invalid (RFC 9110 §15.5.22 requires it).
   test("a handler's Upgrade header is sent, with upgrade in the server's Connection header (RFC 9110 §7.8)", async () => {
-    const s = serve({
-      port: 0, hostname: "127.0.0.1",
-      fetch: () => new Response("use TLS", { status: 426, headers: { Upgrade: "TLS/1.2, HTTP/1.1", Connection: "Upgrade" } }),
-    });
-    try {
-      const c = await RawHttp.open(s.port);
+    const upgrade = { Upgrade: "TLS/1.2, HTTP/1.1", Connection: "Upgrade" };
+    await onOwnServer(() => new Response("use TLS", { status: 426, headers: upgrade }), async (c) => {
       await c.write(get("/") + get("/"));
       const rs = await c.responses(2);
       expect(rs.length, "the connection stays usable").toBe(2);
       expect(rs[0]!.status).toBe(426);
       expect(rs[0]!.get("upgrade")).toBe("TLS/1.2, HTTP/1.1");
       expect(rs[0]!.get("connection")).toBe("upgrade");
-      c.destroy();
-    } finally {
-      await s.stop(true);
-    }
+    });
   });
 });
