@@ -329,8 +329,10 @@ function withLifecycle<T extends Stoppable>(server: T, options: ServeOptions, wo
 
 export type { ServeStats, UringServerStats, FallbackServer };
 
-/** A numeric option in [0, max], or its default when absent; anything else throws ERR_INVALID_ARG_VALUE. */
-/** A numeric option in [0, max]; undefined or null (as Bun.serve takes them) for `fallback`. */
+/**
+ * A numeric option in [0, max] (a whole number when `integer`), or `fallback` when undefined or null
+ * (as Bun.serve reads them); anything else throws ERR_INVALID_ARG_VALUE.
+ */
 function numberOption(name: string, value: unknown, fallback: number, max: number, what: string, integer = false): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number" || !(value >= 0 && value <= max) || (integer && !Number.isInteger(value))) {
