@@ -428,17 +428,13 @@ export class Connection implements Completer {
     }
     this.#consume(res);
     if (this.state & CLOSING) return this.#maybeFinish();
-    if (this.#segCount) {
-      // More than one SEND's worth was queued (MAX_IOV segments each): the rest goes out now, and a
-      // writer waiting for drain may go on once what is left is under the high-water mark. Without
-      // this, drain waited for the whole queue to be sent, so a peer that stopped reading left the
-      // writer stalled with less than the mark queued (test/net/tcp.test.ts, backpressure).
-      this.flush();
-      this.#drainIfBelowMark();
-    } else {
-      this.#releaseSegs();
-      this.#afterFlushed();
-    }
+    // More than one SEND's worth may have been queued (MAX_IOV segments each): the rest goes out now,
+    // and a writer waiting for drain may go on once what is left is under the high-water mark. Drain
+    // used to wait for the whole queue, so a peer that stopped reading left the writer stalled with
+    // less than the mark queued (test/net/tcp.test.ts, backpressure).
+    if (this.#segCount) this.flush();
+    else this.#releaseSegs();
+    this.#afterFlushed();
   }
 
   /** An empty ring goes back to the pool (its holds are all null once consumed). */
@@ -480,15 +476,12 @@ export class Connection implements Completer {
     }
   }
 
-  #drainIfBelowMark(): void {
+  /** Drain when queued bytes are under the mark; the write side's shutdown once nothing is queued. */
+  #afterFlushed(): void {
     if (this.state & WANT_DRAIN && this.queued <= this.highWaterMark) {
       this.state &= ~WANT_DRAIN;
       this.handler.onDrain?.(this);
     }
-  }
-
-  #afterFlushed(): void {
-    this.#drainIfBelowMark();
     if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT)) this.#shutdownWrite();
   }
 
