@@ -109,6 +109,9 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_TRUNC = 0o1000;
 export const O_NONBLOCK = 0o4000;
+export const SPLICE_F_NONBLOCK = 2;
+/** splice_flags: splice_fd_in is an index into the registered files. */
+export const SPLICE_F_FD_IN_FIXED = 0x80000000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;

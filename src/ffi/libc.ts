@@ -1,4 +1,5 @@
-// The few libc calls made at set-up time (sockets, native memory, eventfd). Never per request.
+// The few libc calls made at set-up time (sockets, native memory, eventfd), and a pipe per large
+// file response (net/http/files/pipes.ts). Never per request otherwise.
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 
 if (process.platform !== "linux") {
@@ -20,6 +21,8 @@ export const libc = dlopen("libc.so.6", {
   getsockname: { args: [i32, ptr, ptr], returns: i32 },
   getpeername: { args: [i32, ptr, ptr], returns: i32 },
   close: { args: [i32], returns: i32 },
+  pipe2: { args: [ptr, i32], returns: i32 },
+  fcntl: { args: [i32, i32, i32], returns: i32 }, // variadic in C; an int third argument passes the same way
   eventfd: { args: [u32, i32], returns: i32 },
   read: { args: [i32, ptr, usize], returns: i64 },
   write: { args: [i32, ptr, usize], returns: i64 },
@@ -36,4 +39,5 @@ export function errno(): number {
 export const PROT_READ = 1, PROT_WRITE = 2;
 export const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000;
 export const RLIMIT_NOFILE = 7;
+export const F_SETFL = 4, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
 

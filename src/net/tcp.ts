@@ -3,27 +3,28 @@
 //
 // Bounds: a connection holds no receive memory while idle (buffers are the ring's and go back
 // after each data callback); its queued outgoing bytes are bounded by maxQueuedBytes (copied) and
-// by the reactor's ChunkPool; its ops are at most one RECV, one SEND (+ its LINK_TIMEOUT), one
-// CLOSE/SHUTDOWN in flight.
+// by the reactor's ChunkPool; its ops are at most one RECV, one SEND or SPLICE or POLL (+ its
+// LINK_TIMEOUT), one CLOSE/SHUTDOWN in flight.
 import { ptr as ptrOf } from "bun:ffi";
 import type { Reactor } from "../loop/reactor.ts";
 import type { Completer } from "../loop/ops.ts";
 import { Chunk, CHUNK_SIZE } from "../loop/chunks.ts";
-import { libc } from "../ffi/libc.ts";
+import { libc, F_SETFL } from "../ffi/libc.ts";
 import { writePtr } from "../ffi/memory.ts";
 import * as sqe from "../ffi/sqe.ts";
 import {
   IOSQE_BUFFER_SELECT, IOSQE_IO_HARDLINK, IORING_CQE_F_MORE, IORING_CQE_F_BUFFER, IORING_CQE_BUFFER_SHIFT,
   MSG_NOSIGNAL, MSG_WAITALL, SHUT_WR, SOCK_CLOEXEC, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ACCEPT,
-  IORING_OP_CLOSE, IORING_OP_SHUTDOWN, IORING_ASYNC_CANCEL_ALL,
+  IORING_OP_CLOSE, IORING_OP_SHUTDOWN, IORING_ASYNC_CANCEL_ALL, IORING_OP_SPLICE, IORING_OP_POLL_ADD,
+  SPLICE_F_NONBLOCK, O_NONBLOCK, POLLOUT,
 } from "../ffi/constants.ts";
 import {
-  ENOBUFS, ECANCELED, EMFILE, ENFILE, ENOMEM, ETIME, ECONNABORTED, EINTR, EAGAIN, SystemError,
+  ENOBUFS, ECANCELED, EMFILE, ENFILE, ENOMEM, ETIME, ECONNABORTED, EINTR, EAGAIN, EPIPE, SystemError,
   errorFromResult,
 } from "../ffi/errno.ts";
 import { createListener, peerAddress, type SocketAddress } from "./sockaddr.ts";
 
-const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4;
+const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4, TAG_SPLICE = 5, TAG_WRITABLE = 6;
 const TAG_ACCEPT = 1, TAG_SWEEP = 2, TAG_ACCEPT_RETRY = 3;
 
 /** Writes larger than this are sent from the caller's memory (held until sent), not copied. */
@@ -48,6 +49,15 @@ export interface SendHold {
   sent(): void;
 }
 
+/**
+ * Bytes waiting in a pipe (writePipe()): moved into the socket by SPLICE, so file pages go out
+ * without a copy through user memory. `pipeFd` is the pipe's read end, open until sent(). sent()
+ * as for SendHold: every byte spliced, or dropped with the connection.
+ */
+export interface PipeHold extends SendHold {
+  readonly pipeFd: number;
+}
+
 export interface ConnectionHandler {
   /** Bytes received; `buf` is borrowed: valid only during the call. */
   onData(c: Connection, buf: Uint8Array, start: number, end: number): void;
@@ -62,6 +72,8 @@ export interface ConnectionHandler {
 }
 
 const NO_SEGS = new Float64Array(0);
+/** Segment pointer of a pipe's bytes (no address: a real one is never 0). */
+const PIPE_SEG = 0;
 const NO_HOLDS: never[] = [];
 
 // Segment rings of the first size (SEG_RING_MIN) that emptied: a connection holds one only while it
@@ -73,7 +85,7 @@ const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHo
 
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
-  FLUSH_QUEUED = 128, PAUSED = 256;
+  FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024;
 
 export class Connection implements Completer {
   readonly fd: number;
@@ -96,7 +108,8 @@ export class Connection implements Completer {
   #shutOp = 0;
   #closeError: Error | null = null;
   // Outgoing segments in order: pointer, length, and what keeps their memory alive (a Chunk the
-  // pool gets back, or the caller's typed array). A small ring that grows when needed.
+  // pool gets back, or the caller's typed array). A small ring that grows when needed. A pipe's
+  // bytes (writePipe) are a segment with pointer PIPE_SEG and a PipeHold.
   // Empty (shared, never written) until the first write: a connection that never sends holds none.
   #segPtr = NO_SEGS;
   #segLen = NO_SEGS;
@@ -166,6 +179,8 @@ export class Connection implements Completer {
       case TAG_SEND: this.#onSend(res); break;
       case TAG_SHUTDOWN: this.#onShutdown(res); break;
       case TAG_CLOSE: this.#onClosed(res); break;
+      case TAG_SPLICE: this.#onSplice(res); break;
+      case TAG_WRITABLE: this.#onWritable(res); break;
     }
     // After close() the RECV and SEND complete with -ECANCELED; the last one finishes the close.
     if (this.state & CLOSING) this.#maybeFinish();
@@ -323,6 +338,18 @@ export class Connection implements Completer {
     return true;
   }
 
+  /**
+   * Queue `len` bytes that wait in a pipe; they follow what is queued before them. Returns false
+   * (and keeps nothing) when the connection no longer sends.
+   */
+  writePipe(len: number, hold: PipeHold): boolean {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
+    this.#pushSeg(PIPE_SEG, len, hold);
+    this.queued += len;
+    this.#scheduleFlush();
+    return true;
+  }
+
   /** Queue a string as Latin-1 bytes (HTTP heads): no intermediate allocation. */
   writeLatin1(s: string): boolean {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
@@ -375,13 +402,19 @@ export class Connection implements Completer {
   /** Called by the reactor just before it enters the kernel: one SEND for everything queued. */
   flush(): void {
     this.state &= ~FLUSH_QUEUED;
-    if (this.#sendOp || this.state & CLOSED || this.#closeOp) return;
+    if (this.#sendOp || this.state & (CLOSING | CLOSED) || this.#closeOp) return;
     if (this.#segCount === 0) return this.#afterFlushed();
+    if (this.#segPtr[this.#segHead] === PIPE_SEG) return this.#splice();
     const r = this.reactor;
     const mask = this.#segPtr.length - 1;
-    let nseg = Math.min(this.#segCount, MAX_IOV);
+    const most = Math.min(this.#segCount, MAX_IOV);
+    let nseg = 0;
     let total = 0;
-    for (let k = 0; k < nseg; k++) total += this.#segLen[(this.#segHead + k) & mask]!;
+    for (; nseg < most; nseg++) {
+      const i = (this.#segHead + nseg) & mask;
+      if (this.#segPtr[i] === PIPE_SEG) break; // sent once the bytes before it are
+      total += this.#segLen[i]!;
+    }
     const w = r.prepare(this, TAG_SEND, IORING_OP_SEND);
     this.#sendOp = r.lastOp;
     r.quickCqes++;
@@ -417,6 +450,82 @@ export class Connection implements Completer {
 
   /** reactor.now when the SEND in flight was submitted; 0 when none is. */
   sendSince = 0;
+  /** SPLICEs in a row that moved nothing (EAGAIN) although POLL said the socket had room. */
+  #stalls = 0;
+
+  /**
+   * The queue starts with a pipe's bytes: SPLICE them into the socket. The socket is made
+   * non-blocking first: SPLICE always runs in an io-wq worker, and on a blocking socket a client
+   * that stops reading would hold that kernel thread until the deadline; non-blocking, a full
+   * socket ends the SPLICE short (or with EAGAIN) and a POLL_ADD waits for room instead.
+   */
+  #splice(): void {
+    const r = this.reactor;
+    if (!(this.state & NONBLOCKING)) {
+      this.state |= NONBLOCKING;
+      libc.fcntl(this.fd, F_SETFL, O_NONBLOCK); // a socket's only other status flag is O_RDWR, not settable
+    }
+    const hold = this.#segHold[this.#segHead] as PipeHold;
+    const len = this.#segLen[this.#segHead]!;
+    const w = r.prepare(this, TAG_SPLICE, IORING_OP_SPLICE);
+    sqe.prepSplice(r.ring.sqe, w, hold.pipeFd, -1, this.fd, -1, len, SPLICE_F_NONBLOCK);
+    this.#sendOp = r.lastOp;
+    this.#inflight = len;
+    this.state |= SPLICING;
+    this.sendSince = r.now;
+  }
+
+  #onSplice(res: number): void {
+    this.#sendOp = 0;
+    this.state &= ~SPLICING;
+    // close() held the CLOSE back (see there): the fd may be closed now.
+    if (this.state & CLOSING) {
+      if (this.#closeOp === 0 && !this.#shutOp) this.#submitClose();
+      return; // complete() then sees whether the close is finished
+    }
+    if (res < 0 && res !== -EAGAIN) {
+      this.sendSince = 0;
+      if (this.open) this.#fail(errorFromResult(res, "splice"));
+      return;
+    }
+    if (res > 0) {
+      this.sendSince = 0;
+      this.#stalls = 0;
+      this.#consume(res);
+    } else if (res === 0 || ++this.#stalls > 2) {
+      // The pipe holds fewer bytes than were queued (its owner's bug), or the socket keeps saying
+      // it has room and takes nothing: end it rather than spin between POLL and SPLICE.
+      if (this.open) this.#fail(errorFromResult(res === 0 ? -EPIPE : -EAGAIN, "splice", "no progress"));
+      return;
+    }
+    // Short or EAGAIN: the socket's buffer is full; send on when it has room.
+    if (res < this.#inflight) return this.#waitWritable();
+    if (this.#segCount) this.flush();
+    else this.#releaseSegs();
+    this.#afterFlushed();
+  }
+
+  #waitWritable(): void {
+    const r = this.reactor;
+    const w = r.prepare(this, TAG_WRITABLE, IORING_OP_POLL_ADD);
+    sqe.prepPollAdd(r.ring.sqe, w, this.fd, POLLOUT);
+    this.#sendOp = r.lastOp;
+    this.#inflight = 0;
+    // A client that stops reading: cut after sendTimeoutMs without room (the listener's sweep, or here).
+    if (this.sendSince === 0) this.sendSince = r.now;
+    if (this.sendTimeoutMs > 0 && this.listener === null) r.linkTimeout(w, this.sendTimeoutMs, null);
+  }
+
+  #onWritable(res: number): void {
+    this.#sendOp = 0;
+    if (this.state & CLOSING) return;
+    if (res < 0) {
+      this.sendSince = 0;
+      if (this.open) this.#fail(errorFromResult(res === -ECANCELED ? -ETIME : res, "send", res === -ECANCELED ? "send deadline passed" : undefined));
+      return;
+    }
+    this.flush();
+  }
 
   #onSend(res: number): void {
     this.#sendOp = 0;
@@ -457,7 +566,7 @@ export class Connection implements Completer {
       const len = this.#segLen[i]!;
       const hold = this.#segHold[i]!;
       if (n < len) {
-        this.#segPtr[i]! += n;
+        if (this.#segPtr[i] !== PIPE_SEG) this.#segPtr[i]! += n;
         this.#segLen[i] = len - n;
         if (hold instanceof Chunk) this.#copied -= n;
         return;
@@ -516,7 +625,10 @@ export class Connection implements Completer {
 
   #onShutdown(res: number): void {
     this.#shutOp = 0;
-    if (this.state & CLOSING && this.#closeOp === 0) return this.#submitClose(); // close() waited for us
+    if (this.state & CLOSING && this.#closeOp === 0) {
+      if (!(this.state & SPLICING)) this.#submitClose(); // close() waited for us
+      return;
+    }
     if (res < 0 && this.open) this.close();
   }
 
@@ -530,7 +642,9 @@ export class Connection implements Completer {
     // whatever socket got that number next (another client's, an outgoing one). Found by the
     // differential fuzzer (test/fuzz): fresh connections got EPIPE on their first write, about 1 in
     // 1000 under load. So the CLOSE waits for the SHUTDOWN's completion (#onShutdown submits it).
-    if (this.#shutOp) return;
+    // SPLICE too runs in io-wq and looks the socket up there; it never blocks (non-blocking socket),
+    // so the CLOSE waits for it (#onSplice submits it).
+    if (this.#shutOp || this.state & SPLICING) return;
     this.#submitClose();
   }
 

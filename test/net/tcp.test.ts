@@ -8,7 +8,11 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { Reactor } from "../../src/loop/reactor.ts";
 import { listen, type TCPSocket, type TCPListenOptions, type TCPSocketListener } from "../../src/net/listen.ts";
-import { patternBytes, firstDifference, sleep, waitFor, RawClient, connectBlocking, tlibc } from "../support/uring.ts";
+import { Connection, Listener } from "../../src/net/tcp.ts";
+import { libc, F_SETPIPE_SZ } from "../../src/ffi/libc.ts";
+import { NativeRegion } from "../../src/ffi/memory.ts";
+import { SOL_SOCKET, SO_SNDBUF } from "../../src/ffi/constants.ts";
+import { patternBytes, firstDifference, sleep, waitFor, RawClient, connectBlocking, tlibc, pipe, writeAll } from "../support/uring.ts";
 
 const CHILD = join(import.meta.dir, "..", "fixtures", "listener-child.ts");
 
@@ -376,4 +380,85 @@ describe("listen(): TCP on the reactor", () => {
       await child.exited;
     }
   }, 20000);
+});
+
+describe("Connection.writePipe: bytes waiting in a pipe, spliced into the socket", () => {
+  test("in order between copied writes; a client that reads late still gets every byte; the hold is told once", async () => {
+    const r = new Reactor({ entries: 64, maxOps: 256 });
+    const PIPED = 1 << 20;
+    const piped = patternBytes(PIPED, 7);
+    const [rd, wr] = pipe();
+    let conn: Connection | null = null;
+    let sent = 0;
+    const l = new Listener(r, { hostname: "127.0.0.1", port: 0 }, {
+      onAccept(c) {
+        conn = c;
+        return { onData() {}, onClose() {} };
+      },
+    });
+    const c = new RawClient(l.port); // reads nothing until told: the socket fills and the SPLICE goes short
+    try {
+      expect(libc.fcntl(wr, F_SETPIPE_SZ, PIPED), "pipe size").toBeGreaterThanOrEqual(PIPED);
+      expect(writeAll(wr, piped)).toBe(PIPED);
+      expect(await waitFor(() => conn !== null, 2000)).toBe(true);
+      // A small send buffer, so that the socket fills long before 1 MiB (loopback's buffers otherwise take it all).
+      const opt = new NativeRegion(4);
+      opt.i32[0] = 16 << 10;
+      expect(libc.setsockopt(conn!.fd, SOL_SOCKET, SO_SNDBUF, opt.ptr as never, 4)).toBe(0);
+      opt.free();
+      conn!.write(new TextEncoder().encode("head|"));
+      expect(conn!.writePipe(PIPED, { pipeFd: rd, sent: () => sent++ })).toBe(true);
+      conn!.write(new TextEncoder().encode("|tail"));
+      expect(conn!.queued).toBe(PIPED + 10);
+      await sleep(200);
+      expect(sent, "not all sent while the client reads nothing").toBe(0);
+      const total = PIPED + 10;
+      expect(await c.readUntil(() => c.received >= total, 10_000), `got ${c.received} of ${total}`).toBe(true);
+      const got = c.bytes();
+      expect(new TextDecoder().decode(got.subarray(0, 5))).toBe("head|");
+      expect(firstDifference(got.subarray(5, 5 + PIPED), piped), "the pipe's bytes").toBe(-1);
+      expect(new TextDecoder().decode(got.subarray(5 + PIPED))).toBe("|tail");
+      expect(await waitFor(() => sent === 1 && conn!.queued === 0, 2000), `sent() calls ${sent}, queued ${conn!.queued}`).toBe(true);
+    } finally {
+      c.close();
+      l.closeAll();
+      l.stop();
+      await waitFor(() => l.connectionCount === 0, 2000);
+      tlibc.close(rd);
+      tlibc.close(wr);
+      r.close();
+    }
+  });
+
+  test("a pipe holding fewer bytes than were queued ends the connection with an error (no POLL/SPLICE spin)", async () => {
+    const r = new Reactor({ entries: 64, maxOps: 256 });
+    const [rd, wr] = pipe();
+    let conn: Connection | null = null;
+    let closeError: Error | null | undefined;
+    const l = new Listener(r, { hostname: "127.0.0.1", port: 0 }, {
+      onAccept(c) {
+        conn = c;
+        return { onData() {}, onClose(_c, e) { closeError = e; } };
+      },
+    });
+    const c = new RawClient(l.port);
+    try {
+      expect(writeAll(wr, patternBytes(1000, 3))).toBe(1000);
+      expect(await waitFor(() => conn !== null, 2000)).toBe(true);
+      let sent = 0;
+      conn!.writePipe(2000, { pipeFd: rd, sent: () => sent++ });
+      expect(await waitFor(() => closeError !== undefined, 2000), "closed").toBe(true);
+      expect(closeError, "with an error").toBeInstanceOf(Error);
+      expect(sent, "the hold is told once").toBe(1);
+      expect(await c.readUntil(() => c.eof, 2000)).toBe(true);
+      expect(c.received, "what the pipe had").toBe(1000);
+      expect(r.ops.live, "no op of the connection left in flight").toBe(2); // the listener's ACCEPT and sweep timer
+    } finally {
+      c.close();
+      l.stop();
+      tlibc.close(rd);
+      tlibc.close(wr);
+      r.close();
+    }
+  });
 });
