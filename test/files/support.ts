@@ -9,6 +9,7 @@ import type { Reactor } from "../../src/loop/reactor.ts";
 import { fileServerStats } from "../../src/net/http/files.ts";
 import { fileSlots } from "../../src/loop/files.ts";
 import { RawHttp, waitFor } from "../support/http.ts";
+import { RawClient, tryRead } from "../support/uring.ts";
 
 export { RawHttp, waitFor };
 
@@ -82,4 +83,74 @@ export async function expectBackToBaseline(r: Reactor, base: { ops: number; slot
   const st = fileServerStats(r);
   if (now.ops <= base.ops && now.slots <= base.slots && (st === null || (st.activeTransfers === 0 && st.blocksInUse === 0))) return null;
   return `got ops live ${now.ops} (baseline ${base.ops}), uncached file slots ${now.slots} (baseline ${base.slots}), transfers ${st?.activeTransfers}, blocks in use ${st?.blocksInUse}; wanted all back to baseline`;
+}
+
+/**
+ * A raw GET whose reading we control (libc socket; Bun's socket.pause() keeps reading from the
+ * kernel, so it cannot hold the server back): reads only when told, counts body bytes.
+ */
+export class SlowReader {
+  readonly c: RawClient;
+  head = "";
+  bodyBytes = 0;
+  contentLength = -1;
+  #buf = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  readonly #keep: boolean;
+  constructor(port: number, path: string, keep = false) {
+    this.c = new RawClient(port);
+    this.#keep = keep;
+    this.c.send(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  }
+  get ended(): boolean {
+    return this.c.eof;
+  }
+  /** Read what is there now, at most `max` bytes; true at EOF. */
+  read(max = 1 << 20): boolean {
+    while (max > 0 && !this.c.eof) {
+      let got: Uint8Array | null;
+      try {
+        got = tryRead(this.c.fd, Math.min(max, 1 << 20));
+      } catch {
+        this.c.eof = true;
+        break;
+      }
+      if (got === null) break;
+      if (got.length === 0) {
+        this.c.eof = true;
+        break;
+      }
+      max -= got.length;
+      this.#take(Buffer.from(got));
+    }
+    return this.c.eof;
+  }
+  #take(d: Buffer): void {
+    if (this.contentLength < 0) {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      const e = this.#buf.indexOf("\r\n\r\n");
+      if (e < 0) return;
+      this.head = this.#buf.subarray(0, e).toString("latin1");
+      this.contentLength = Number(/content-length: (\d+)/i.exec(this.head)?.[1] ?? -1);
+      d = this.#buf.subarray(e + 4);
+    }
+    this.bodyBytes += d.length;
+    if (this.#keep) this.#chunks.push(d);
+  }
+  /** Read (polling on Bun's loop) until `cond` or `ms`. */
+  async readUntil(cond: () => boolean, ms: number, max = 1 << 30): Promise<boolean> {
+    const end = performance.now() + ms;
+    for (;;) {
+      this.read(max);
+      if (cond()) return true;
+      if (performance.now() > end) return false;
+      await Bun.sleep(1);
+    }
+  }
+  body(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+  close(): void {
+    this.c.close();
+  }
 }

@@ -19,13 +19,14 @@ import { fileSlots, type FileSlots } from "../../../loop/files.ts";
 import * as sqe from "../../../ffi/sqe.ts";
 import {
   IORING_OP_OPENAT, IORING_OP_OPENAT2, IORING_OP_STATX, IORING_OP_READ, IORING_OP_CLOSE, IORING_OP_LINK_TIMEOUT,
-  IOSQE_FIXED_FILE, O_RDONLY, STATX_BASIC_STATS,
+  IORING_OP_SPLICE, IOSQE_FIXED_FILE, O_RDONLY, STATX_BASIC_STATS,
 } from "../../../ffi/constants.ts";
 import { ECANCELED, EINTR, EIO } from "../../../ffi/errno.ts";
 import { httpDate } from "../date.ts";
 import {
   BLOCKS_PER_SLAB, type Block, BlockPool, DEFAULT_MAX_BLOCKS, METAS_PER_SLAB, META_HOW, META_PATH, META_STATX, type Meta, MetaPool, READ_BLOCK,
 } from "./pools.ts";
+import { DEFAULT_MAX_PIPES, PipePool } from "./pipes.ts";
 import type { FileTransfer } from "./transfer.ts";
 
 /** Cached open descriptors + stats per reactor (LRU). */
@@ -353,6 +354,8 @@ export class FileServer {
   readonly slots: FileSlots;
   readonly blocks: BlockPool;
   readonly metas: MetaPool;
+  /** Null when the kernel has no IORING_OP_SPLICE or maxPipes is 0. */
+  readonly pipes: PipePool | null;
   readonly cacheLimit: number;
   readonly hasOpenat2: boolean;
   readonly smallFileMax: number;
@@ -364,7 +367,7 @@ export class FileServer {
   /** Private (uncached) entries alive: responses that found the cache full of busy entries. */
   privateEntries = 0;
   activeTransfers = 0;
-  readonly stats = { hits: 0, misses: 0, revalidations: 0, evictions: 0, uncached: 0, restarts: 0 };
+  readonly stats = { hits: 0, misses: 0, revalidations: 0, evictions: 0, uncached: 0, restarts: 0, splicedResponses: 0 };
   #sweep: ReturnType<typeof setInterval> | null = null;
 
   constructor(reactor: Reactor, o: FileServerOptions = {}) {
@@ -372,6 +375,8 @@ export class FileServer {
     this.slots = fileSlots(reactor);
     this.blocks = new BlockPool(Math.max(BLOCKS_PER_SLAB, o.maxReadBuffers ?? DEFAULT_MAX_BLOCKS));
     this.metas = new MetaPool(this.slots.capacity + METAS_PER_SLAB);
+    const maxPipes = Math.max(0, o.maxPipes ?? DEFAULT_MAX_PIPES);
+    this.pipes = maxPipes > 0 && reactor.ring.supportedOps.has(IORING_OP_SPLICE) ? new PipePool(maxPipes) : null;
     // 0: every response opens its own descriptor (a private entry, closed after it).
     this.cacheLimit = Math.max(0, o.cacheEntries ?? CACHE_ENTRIES);
     this.smallFileMax = Math.max(0, o.smallFileMax ?? SMALL_FILE_MAX);
@@ -519,6 +524,11 @@ export interface FileServerOptions {
   smallFileMax?: number;
   /** Bound on those bytes in all. Default SMALL_CACHE_BYTES (16 MiB). */
   smallCacheBytes?: number;
+  /**
+   * Pipes open at once for large bodies sent by SPLICE (pipes.ts). Default DEFAULT_MAX_PIPES (64);
+   * 0: every body is read into blocks and sent from them.
+   */
+  maxPipes?: number;
 }
 
 const servers = new WeakMap<Reactor, FileServer | null>();
@@ -563,6 +573,7 @@ export function fileServerStats(reactor: Reactor) {
     metasAllocatedBytes: fs.metas.allocatedBytes,
     blocksWaiting: fs.blocks.waiting,
     activeTransfers: fs.activeTransfers,
+    pipesInUse: fs.pipes?.inUse ?? 0,
   };
 }
 

@@ -6,20 +6,27 @@
 //   stale: STATX(path), then READ
 //
 // then the head and the first bytes leave in one SEND (a SENDMSG of the head chunk and the READ
-// buffer, no copy). Larger bodies stream from at most MAX_BLOCKS_PER_TRANSFER 64 KiB blocks per
-// response (256 KiB): the READ of the next block overlaps the SEND of the previous one, and a block
-// is read again only once the connection has sent it (tcp.ts writeExternal / SendHold).
+// buffer, no copy). A body with at least SPLICE_MIN left after that goes on through a pipe of its
+// own (pipes.ts), with no copy in user memory:
+//
+//   SPLICE(file -> pipe, up to 1 MiB) [LINK_TIMEOUT], then the connection's SPLICE(pipe -> socket)
+//
+// and again once the pipe is empty. Otherwise (smaller bodies, no pipe to be had) the body streams
+// from at most MAX_BLOCKS_PER_TRANSFER 64 KiB blocks per response (256 KiB): the READ of the next
+// block overlaps the SEND of the previous one, and a block is read again only once the connection
+// has sent it (tcp.ts writeExternal / SendHold).
 import type { Reactor } from "../../../loop/reactor.ts";
 import type { Completer } from "../../../loop/ops.ts";
 import * as sqe from "../../../ffi/sqe.ts";
-import { IORING_OP_READ, IOSQE_FIXED_FILE, AT_FDCWD } from "../../../ffi/constants.ts";
-import { ENOENT, ENOTDIR, EISDIR } from "../../../ffi/errno.ts";
+import { IORING_OP_READ, IORING_OP_SPLICE, IOSQE_FIXED_FILE, SPLICE_F_FD_IN_FIXED, AT_FDCWD } from "../../../ffi/constants.ts";
+import { ENOENT, ENOTDIR, EISDIR, EINVAL } from "../../../ffi/errno.ts";
 import type { Connection } from "../../tcp.ts";
 import type { HttpConnection } from "../connection.ts";
 import type { UringRequest } from "../request.ts";
 import type { FileResponseOptions } from "../core.ts";
 import { serializeHead } from "../response.ts";
 import { type Block, MAX_BLOCKS_PER_TRANSFER, READ_BLOCK } from "./pools.ts";
+import { type Pipe, SPLICE_MIN } from "./pipes.ts";
 import { FILE_OP_TIMEOUT_MS, type FileEntry, type FileServer, type OpenTarget, PATH_MAX, READY } from "./cache.ts";
 import type { StaticTarget } from "../files.ts";
 import { TEXT, headerValues, mimeType, noneMatch, parseRange, requestHeaders, statusOfErrno } from "./http.ts";
@@ -29,6 +36,8 @@ const SENT = Promise.resolve(true);
 const CUT = Promise.resolve(false);
 
 const MAX_RESTARTS = 3;
+/** Op tag of the SPLICE into the pipe (READs are tagged with their block's id, >= 0). */
+const TAG_SPLICE_IN = -1;
 
 function opsLeft(r: Reactor, n: number): boolean {
   return r.ops.capacity - r.ops.live >= n;
@@ -71,6 +80,13 @@ export class FileTransfer implements Completer {
   #waitingBlock = false;
   #restarts = 0;
   #triedIndex = false;
+  /** The body's pipe once it goes by SPLICE; busy while a SPLICE fills it or the connection holds its bytes. */
+  #pipe: Pipe | null = null;
+  #pipeBusy = false;
+  /** Some of the body went by pipe already. */
+  #piped = false;
+  /** The file's filesystem refused SPLICE (EINVAL): blocks for the rest. */
+  #noSplice = false;
 
   constructor(fs: FileServer, hc: HttpConnection, req: UringRequest | null, o: FileResponseOptions, st: StaticTarget | null, name: string) {
     this.fs = fs;
@@ -307,6 +323,11 @@ export class FileTransfer implements Completer {
 
   /** Issue READs while the body has bytes left and this response holds fewer than its bound. */
   #fill(): void {
+    if (this.#pipe !== null || (this.#headWritten && this.#end - this.#next >= SPLICE_MIN && this.#openPipe())) {
+      // The pipe's bytes must follow every block already read: start once those are handed over.
+      if (!this.#pipeBusy && this.#queue.length === 0 && this.#next < this.#end && !this.#finished) this.#spliceIn();
+      return;
+    }
     // Before the head is out, one READ at a time: its length is checked against the stat first.
     const limit = this.#headWritten ? MAX_BLOCKS_PER_TRANSFER : 1;
     while (this.#next < this.#end && this.#held < limit && !this.#waitingBlock && !this.#finished) {
@@ -362,8 +383,81 @@ export class FileTransfer implements Completer {
     r.linkTimeout(w, FILE_OP_TIMEOUT_MS, null);
   }
 
-  /** A READ completed (tag: its block). */
+  // ---- by pipe ------------------------------------------------------------------------------
+
+  #openPipe(): boolean {
+    const pipes = this.fs.pipes;
+    if (pipes === null || this.#noSplice) return false;
+    this.#pipe = pipes.open(this);
+    if (this.#pipe === null) return false;
+    this.fs.stats.splicedResponses++;
+    return true;
+  }
+
+  /** SPLICE the next bytes of the file into the (empty) pipe. */
+  #spliceIn(): void {
+    const r = this.fs.reactor;
+    if (!opsLeft(r, 2)) return this.#finish(false);
+    const p = this.#pipe!;
+    const want = Math.min(p.size, this.#end - this.#next);
+    r.reserveSqes(2);
+    const w = r.prepare(this, TAG_SPLICE_IN, IORING_OP_SPLICE);
+    sqe.prepSplice(r.ring.sqe, w, this.#entry!.slot, this.#next, p.writeFd, -1, want, SPLICE_F_FD_IN_FIXED);
+    r.linkTimeout(w, FILE_OP_TIMEOUT_MS, null);
+    this.#reads++;
+    this.#pipeBusy = true;
+  }
+
+  #splicedIn(res: number): void {
+    this.#reads--;
+    if (this.#finished) {
+      this.#pipeBusy = false;
+      return this.#maybeRelease();
+    }
+    // Fewer bytes than asked is normal (a pipe has one slot per page: an unaligned start fills them
+    // first); none at all is the file ending before its stat said (truncated).
+    if (res <= 0) {
+      this.#pipeBusy = false;
+      if (res === -EINVAL && !this.#piped) {
+        // Nothing went by pipe yet and this filesystem has no splice_read: blocks instead.
+        this.#noSplice = true;
+        this.#closePipe();
+        return this.#fill();
+      }
+      // Truncated, an error, or the deadline: the rest can't be framed.
+      if (res === 0) this.#entry!.invalidate();
+      return this.#finish(false);
+    }
+    this.#next += res;
+    this.#piped = true;
+    if (!this.conn.writePipe(res, this.#pipe!)) {
+      this.#pipeBusy = false;
+      return this.#finish(false);
+    }
+    // All queued: the response is done as far as the connection's order goes (as with blocks).
+    if (this.#next >= this.#end && this.#queue.length === 0 && this.#reads === 0) this.#done();
+  }
+
+  /** The connection spliced the pipe's bytes into the socket (or dropped them as it closed). */
+  pipeSent(): void {
+    this.#pipeBusy = false;
+    if (this.#finished) return this.#closePipe();
+    if (!this.conn.open) return this.#finish(false);
+    this.#fill();
+  }
+
+  #closePipe(): void {
+    const p = this.#pipe;
+    if (p === null || this.#pipeBusy) return;
+    this.#pipe = null;
+    this.fs.pipes!.close(p);
+  }
+
+  // ---- completions ------------------------------------------------------------------------
+
+  /** A READ completed (tag: its block), or the SPLICE into the pipe. */
   complete(res: number, _flags: number, tag: number): void {
+    if (tag === TAG_SPLICE_IN) return this.#splicedIn(res);
     const b = this.fs.blocks.all[tag]!;
     this.#reads--;
     b.res = res;
@@ -432,7 +526,7 @@ export class FileTransfer implements Completer {
   blockSent(b: Block): void {
     this.#held--;
     b.owner = null;
-    if (this.#finished || this.#next >= this.#end || this.fs.blocks.waiting > 0) {
+    if (this.#finished || this.#next >= this.#end || this.fs.blocks.waiting > 0 || this.#pipe !== null) {
       this.fs.blocks.give(b);
       if (!this.#finished) this.#fill();
       return;
@@ -548,6 +642,9 @@ export class FileTransfer implements Completer {
   }
 
   #maybeRelease(): void {
-    if (this.#finished && this.#reads === 0) this.#unbind();
+    if (this.#finished && this.#reads === 0) {
+      this.#closePipe();
+      this.#unbind();
+    }
   }
 }
