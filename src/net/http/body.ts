@@ -13,9 +13,11 @@ export interface BodySource {
 const EMPTY = new Uint8Array(0);
 
 // A body read whole whose Content-Length is at most WHOLE_EXACT_MAX is received straight into one
-// buffer of that length, allocated when the handler asks (its pages are touched only as bytes
-// come): one copy instead of a slice per receive buffer and a concatenation. Larger ones keep the
-// slices, so a client that declares a large body and sends slowly reserves no more than it sent.
+// buffer of that length, allocated when the handler asks: one copy instead of a slice per receive
+// buffer and a concatenation. Larger ones keep the slices, so a client that declares a large body
+// and sends slowly reserves no more than it sent. Bun.allocUnsafe, not new Uint8Array: its memory
+// comes back from Bun's allocator already mapped (4 MiB: 0.03 ms, against 1.7 ms of zeroing and
+// page faults here); every byte is written before the buffer is handed out.
 const WHOLE_EXACT_MAX = 16 * 1024 * 1024;
 
 export class RequestBody {
@@ -122,7 +124,7 @@ export class RequestBody {
     this.#buffered = 0;
     if (chunks.length === 0) return EMPTY;
     if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    const out = Bun.allocUnsafe(chunks.reduce((n, c) => n + c.length, 0));
     let o = 0;
     for (const c of chunks) {
       out.set(c, o);
@@ -143,7 +145,7 @@ export class RequestBody {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve(this.#concat());
     if (this.#expected > 0 && this.#expected <= WHOLE_EXACT_MAX && !this.#controller) {
-      const whole = (this.#whole = new Uint8Array(this.#expected));
+      const whole = (this.#whole = Bun.allocUnsafe(this.#expected));
       for (const c of this.#chunks) {
         whole.set(c, this.#wholeLen);
         this.#wholeLen += c.length;
