@@ -24,7 +24,7 @@ import {
 } from "../ffi/errno.ts";
 import { createListener, peerAddress, type SocketAddress } from "./sockaddr.ts";
 
-const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4, TAG_SPLICE = 5, TAG_WRITABLE = 6;
+const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4, TAG_SPLICE = 5, TAG_WRITABLE = 6, TAG_RECV_INTO = 7;
 const TAG_ACCEPT = 1, TAG_SWEEP = 2, TAG_ACCEPT_RETRY = 3;
 
 /** Writes larger than this are sent from the caller's memory (held until sent), not copied. */
@@ -67,6 +67,11 @@ export interface ConnectionHandler {
   onEnd?(c: Connection): boolean | void;
   /** The connection's deadline passed; default: close with ETIMEDOUT. */
   onTimeout?(c: Connection): void;
+  /**
+   * Bytes that arrived into recvInto()'s view since the last report: `complete` once the range is
+   * full (normal reading then resumes), else progress of a RECV cut short (probeInto, a signal).
+   */
+  onReceivedInto?(c: Connection, n: number, complete: boolean): void;
   /** Always last, exactly once; `error` is null for an orderly close. */
   onClose(c: Connection, error: Error | null): void;
 }
@@ -85,7 +90,7 @@ const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHo
 
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
-  FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024;
+  FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048;
 
 export class Connection implements Completer {
   readonly fd: number;
@@ -152,6 +157,7 @@ export class Connection implements Completer {
   /** Start receiving (multishot RECV on buffer group 0). */
   startReading(): void {
     if (this.#recvOp || !this.open || this.state & (READ_EOF | PAUSED)) return;
+    if (this.state & INTO) return this.#armInto();
     const r = this.reactor;
     r.buffers; // registers the ring on first use
     const w = r.prepare(this, TAG_RECV, IORING_OP_RECV);
@@ -165,7 +171,8 @@ export class Connection implements Completer {
   pause(): void {
     if (this.state & PAUSED) return;
     this.state |= PAUSED;
-    if (this.#recvOp) this.reactor.cancel(this.#recvOp);
+    // A RECV into a view is bounded by its range: let it finish; nothing is read after it.
+    if (this.#recvOp && !(this.state & INTO)) this.reactor.cancel(this.#recvOp);
   }
   resume(): void {
     if (!(this.state & PAUSED)) return;
@@ -181,6 +188,7 @@ export class Connection implements Completer {
       case TAG_CLOSE: this.#onClosed(res); break;
       case TAG_SPLICE: this.#onSplice(res); break;
       case TAG_WRITABLE: this.#onWritable(res); break;
+      case TAG_RECV_INTO: this.#onRecvInto(res); break;
     }
     // After close() the RECV and SEND complete with -ECANCELED; the last one finishes the close.
     if (this.state & CLOSING) this.#maybeFinish();
@@ -195,8 +203,10 @@ export class Connection implements Completer {
       bufs.out++;
       try {
         if (this.open) {
+          const at = bid * bufs.bufferSize;
           if (this.state & SHUT) this.#lingerBytes(res);
-          else this.handler.onData(this, bufs.data.u8, bid * bufs.bufferSize, bid * bufs.bufferSize + res);
+          else if (this.state & INTO) this.#copyInto(bufs.data.u8, at, at + res);
+          else this.handler.onData(this, bufs.data.u8, at, at + res);
         }
       } finally {
         bufs.recycle(bid);
@@ -221,8 +231,92 @@ export class Connection implements Completer {
     if (this.open) this.#fail(errorFromResult(res, "recv"));
   }
 
+  // ---- receiving into a view -----------------------------------------------------------------
+
+  #into: Uint8Array | null = null;
+  #intoPos = 0;
+  #intoEnd = 0;
+  #intoReported = 0;
+
+  /**
+   * Receive the next end - start bytes straight into view[start, end), for a large body read whole:
+   * one RECV with MSG_WAITALL into the caller's memory instead of a CQE and a copy per provided
+   * buffer (a 4 MiB upload: 512 of each). The multishot RECV is cancelled first; bytes it still
+   * delivers go into the view too, and what comes after the range goes to onData as usual.
+   * onReceivedInto reports the bytes; reading goes back to the multishot RECV once the range is
+   * full. `view` must not be a small typed array (its storage may move: DESIGN.md); the reactor
+   * holds it until the RECV's CQE. False (nothing changed) when the connection can't.
+   */
+  recvInto(view: Uint8Array, start: number, end: number): boolean {
+    if (!this.open || this.state & (READ_EOF | INTO | SHUT) || end <= start) return false;
+    void view.buffer; // materialise the storage before taking its address
+    this.#into = view;
+    this.#intoPos = this.#intoReported = start;
+    this.#intoEnd = end;
+    this.state |= INTO;
+    if (this.#recvOp) this.reactor.cancel(this.#recvOp); // its final CQE arms the RECV (startReading)
+    else this.startReading();
+    return true;
+  }
+
+  /** While receiving into a view: cut the RECV short to learn its progress (onReceivedInto, complete false). */
+  probeInto(): boolean {
+    if (!(this.state & INTO) || !this.#recvOp) return false;
+    this.reactor.cancel(this.#recvOp);
+    return true;
+  }
+
+  #armInto(): void {
+    const r = this.reactor;
+    const w = r.prepare(this, TAG_RECV_INTO, IORING_OP_RECV);
+    sqe.prepRecv(r.ring.sqe, w, this.fd, ptrOf(this.#into!) + this.#intoPos, this.#intoEnd - this.#intoPos, MSG_WAITALL);
+    this.#recvOp = r.lastOp;
+    r.hold(this.#recvOp, this.#into);
+  }
+
+  /** Bytes of the multishot RECV that arrived after recvInto(): the range's first, the rest as data. */
+  #copyInto(buf: Uint8Array, start: number, end: number): void {
+    const n = Math.min(end - start, this.#intoEnd - this.#intoPos);
+    this.#into!.set(buf.subarray(start, start + n), this.#intoPos);
+    this.#intoPos += n;
+    if (this.#intoPos === this.#intoEnd) this.#intoDone();
+    if (start + n < end && this.open) this.handler.onData(this, buf, start + n, end);
+  }
+
+  #onRecvInto(res: number): void {
+    this.#recvOp = 0;
+    // A cancelled or interrupted RECV with MSG_WAITALL still reports the bytes it received.
+    if (res > 0) this.#intoPos += res;
+    if (!this.open || !(this.state & INTO)) return;
+    if (this.#intoPos === this.#intoEnd) {
+      this.#intoDone();
+      return this.startReading();
+    }
+    if (res === 0) {
+      this.#reportInto(false);
+      return this.#onEof(); // the peer finished before the range did
+    }
+    if (res < 0 && res !== -ECANCELED && res !== -EINTR && res !== -EAGAIN) return this.#fail(errorFromResult(res, "recv"));
+    this.#reportInto(false);
+    this.startReading(); // the rest of the range (unless paused or closed meanwhile)
+  }
+
+  #reportInto(complete: boolean): void {
+    const n = this.#intoPos - this.#intoReported;
+    this.#intoReported = this.#intoPos;
+    this.handler.onReceivedInto?.(this, n, complete);
+  }
+
+  #intoDone(): void {
+    this.state &= ~INTO;
+    this.#into = null;
+    this.#reportInto(true);
+  }
+
   #onEof(): void {
     this.state |= READ_EOF;
+    this.state &= ~INTO;
+    this.#into = null;
     if (!this.open) return;
     if (this.state & SHUT) return this.close();
     const keep = this.handler.onEnd?.(this);

@@ -9,7 +9,7 @@ import type { Connection, ConnectionHandler } from "../tcp.ts";
 import { RequestHead, parseRequestHead } from "./parser.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { HttpError, httpErrorInfo } from "./errors.ts";
-import { RequestBody } from "./body.ts";
+import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
@@ -89,6 +89,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     });
   }
   #paused = false;
+  /** The body is being received straight into its buffer (Connection.recvInto); #probing: to see whether it moves. */
+  #direct = false;
+  #probing = false;
+  /** receiveInto() asked while a buffer was being parsed: started once it is (#startDirect). */
+  #directWanted: Uint8Array | null = null;
   #streamReader: ChunkReader | null = null;
   #pausedByBody = false;
   #inProcess = false;
@@ -122,6 +127,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
     const p = this.#process(buf, start, end);
     if (p < end) this.#append(buf, p, end);
+    if (this.#directWanted !== null) this.#startDirect();
   }
 
   #blocked(): boolean {
@@ -153,16 +159,16 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const pend = this.#pend;
     if (!pend || this.#pendLen === 0) return;
     const p = this.#process(pend, 0, this.#pendLen);
-    if (p === 0) return;
     if (p >= this.#pendLen) {
       this.#pendLen = 0;
       this.#pend = null; // idle connections keep no buffer
       this.#head?.reset();
-    } else {
+    } else if (p > 0) {
       pend.copyWithin(0, p, this.#pendLen);
       this.#pendLen -= p;
       this.#head?.reset();
     }
+    if (this.#directWanted !== null) this.#startDirect();
   }
 
   /** Parse and dispatch what buf[p, end) holds; returns how far it got. */
@@ -322,6 +328,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       } else {
         this.#bodyMode = BODY_LENGTH;
         this.#bodyLeft = head.contentLength;
+        if (head.contentLength >= DIRECT_MIN) body.holdUntilRead();
       }
       slot.expectContinue = head.expectContinue;
     }
@@ -350,6 +357,47 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (slot.continueSent || slot.ready || !slot.body || slot.body.done) return;
     slot.continueSent = true;
     this.conn.writeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+
+  // BodySource: a large body read whole is received into its buffer by the kernel.
+  receiveInto(body: RequestBody, whole: Uint8Array): boolean {
+    if (body !== this.#body || this.#bodyMode !== BODY_LENGTH) return false;
+    this.#directWanted = whole;
+    // Asked from a handler run while a receive buffer is being parsed: the rest of that buffer is
+    // body bytes still to be pushed, so the kernel's part starts after them (#startDirect, then).
+    if (!this.#inProcess) this.#startDirect();
+    return true;
+  }
+
+  #startDirect(): void {
+    const whole = this.#directWanted!;
+    this.#directWanted = null;
+    // Only for the body being received, with none of it waiting here unparsed.
+    const from = whole.length - this.#bodyLeft;
+    if (this.#bodyMode === BODY_LENGTH && !this.#discarding && this.#pendLen === 0 && this.#body !== null && from === this.#body.wholeReceived && from < whole.length) {
+      this.#direct = this.conn.recvInto(whole, from, whole.length);
+    }
+    this.resume(); // the body's reader is here: the RECV into its buffer, or the usual reading
+  }
+
+  onReceivedInto(_c: Connection, n: number, complete: boolean): void {
+    this.#bodyLeft -= n;
+    if (this.#discarding) this.#discarding += n;
+    else this.#body?.advance(n);
+    if (complete) {
+      this.#direct = this.#probing = false;
+      if (this.#bodyMode === BODY_LENGTH && this.#bodyLeft === 0) this.#endBody();
+      return;
+    }
+    const probed = this.#probing;
+    this.#probing = false;
+    if (n > 0) {
+      // Bytes keep coming: the body-read deadline is idle time, as when they come in pieces.
+      if (this.core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + this.core.idleTimeoutMs;
+    } else if (probed) {
+      this.#direct = false;
+      this.onTimeout(); // nothing arrived since the deadline was set: it stands
+    }
   }
 
   // BodySource: a request body nobody reads stops the connection's reading.
@@ -737,6 +785,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   onTimeout(): void {
+    // Receiving into the body's buffer shows no progress until it is cut short: look first.
+    if (this.#direct && !this.#probing && this.conn.probeInto()) {
+      this.#probing = true;
+      return;
+    }
     if (this.#queue.length === 0 && (this.#pendLen > 0 || this.#headStartedAt > 0) && this.conn.open) {
       // Part of a head and no more: 408 (RFC 9110 §15.5.9), then close.
       this.#stopParsing = true;
