@@ -80,6 +80,7 @@ export class Driver {
   refs = 0;
   readonly #tickBound = () => this.#tick();
   readonly #stepBound = () => this.#step();
+  readonly #hopBound = () => queueMicrotask(this.#stepBound);
   readonly #onEventfd = (r: { done: boolean }) => {
     if (r.done || !this.#reader) return;
     this.#readEventfd();
@@ -178,8 +179,11 @@ export class Driver {
       });
       return;
     }
-    // Let promise reactions run (an async handler's response is written there), then go on.
-    if (again) queueMicrotask(this.#stepBound);
+    // Let promise reactions run (an async handler's response is written there), then go on. Two
+    // hops: a handler awaiting what these completions resolved (`await req.json()`) runs in the
+    // first, and the reaction to its return, which writes the response, is queued behind it; with
+    // one hop the next iteration waited in the kernel before that response was written (~0.4 ms).
+    if (again) queueMicrotask(this.#hopBound);
     else this.#endLoop();
   }
 
