@@ -21,13 +21,16 @@ import {
 } from "./lib/proc.ts";
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
 
-const SCENARIOS = ["plaintext", "pipelined", "json", "static-1k", "static-64k", "static-1m", "idle-conns", "latency"];
+const SCENARIOS = ["plaintext", "pipelined", "json", "static-1k", "static-64k", "static-1m", "upload-4m", "idle-conns", "latency"];
 const SERVERS = ["bun-uring", "bun", "node", "nginx", "c-uring"];
 const BASELINE = "bun";
 const PIPELINE_DEPTH = 16;
 const CONNECTIONS = 64;
 const HELLO = "Hello, World!";
 const STATIC_SIZES: Record<string, number> = { "static-1k": 1024, "static-64k": 64 * 1024, "static-1m": 1024 * 1024 };
+/** upload-4m: POSTs of this many bytes to /upload, which reads the body whole and answers its length. */
+const UPLOAD_BYTES = 4 * 1024 * 1024;
+const UPLOAD_CONNECTIONS = 4;
 const EX_UNAVAILABLE = 69; // what bench/apps/app.ts exits with when src/index.ts has no serve()
 
 const USAGE = `usage: bun bench/http.ts [--quick] [--scenarios a,b] [--servers x,y] [--rounds N] [--duration S]
@@ -48,26 +51,31 @@ interface Scenario {
   connections: number;
   pipeline: number; // requests per write; 1 = plain keep-alive
   idle: boolean; // the idle-conns scenario (no wrk)
+  upload: boolean; // POSTs of UPLOAD_BYTES
 }
 
 function scenario(name: string): Scenario {
-  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false };
+  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false, upload: false };
   if (name === "pipelined") s.pipeline = PIPELINE_DEPTH;
   if (name === "json") s.path = "/json";
   if (name in STATIC_SIZES) s.path = `/static/${name.slice(7)}.bin`;
   if (name === "latency") s.connections = 1;
   if (name === "idle-conns") s.idle = true;
+  if (name === "upload-4m") Object.assign(s, { path: "/upload", connections: UPLOAD_CONNECTIONS, upload: true });
   return s;
 }
 
 /** The C server answers every request with the plaintext response, so it only fits these. */
 const C_SCENARIOS = new Set(["plaintext", "pipelined", "latency"]);
-const supports = (server: string, sc: string) => server !== "c-uring" || C_SCENARIOS.has(sc);
+// nginx has no application to hand an upload to (it would discard the body unread).
+const supports = (server: string, sc: string) =>
+  (server !== "c-uring" || C_SCENARIOS.has(sc)) && (server !== "nginx" || sc !== "upload-4m");
 
 interface Env {
   tmp: string;
   staticDir: string;
   files: Map<string, Buffer>; // path -> expected body, for the correctness check
+  uploadFile: string; // the upload-4m request body
   wrk: string | null;
   node: string | null;
   nginx: string | null;
@@ -183,9 +191,11 @@ async function checkResponse(env: Env, port: number, sc: Scenario): Promise<stri
     const res = await fetch(`http://127.0.0.1:${port}${sc.path}`, {
       headers: { Connection: "close" },
       signal: AbortSignal.timeout(5000),
+      ...(sc.upload ? { method: "POST", body: readFileSync(env.uploadFile) } : {}),
     });
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status < 200 || res.status > 299) return `status ${res.status}`;
+    if (sc.upload) return body.toString() === String(UPLOAD_BYTES) ? null : `upload answered ${JSON.stringify(body.toString().slice(0, 80))}, wanted ${UPLOAD_BYTES}`;
     const expected = env.files.get(sc.path);
     if (expected) return expected.equals(body) ? null : `body of ${body.length} bytes, expected the ${expected.length}-byte file`;
     if (sc.path === "/json") {
@@ -212,12 +222,12 @@ interface WrkOut {
 }
 
 async function runWrk(env: Env, port: number, sc: Scenario, seconds: number): Promise<WrkOut | string> {
-  const script = join(benchDir, "wrk", sc.pipeline > 1 ? "pipeline.lua" : "report.lua");
+  const script = join(benchDir, "wrk", sc.pipeline > 1 ? "pipeline.lua" : sc.upload ? "upload.lua" : "report.lua");
   const argv = [
     env.wrk!, "-t1", `-c${sc.connections}`, `-d${seconds}s`, "--latency", "--timeout", "5s", "-s", script,
     `http://127.0.0.1:${port}${sc.path}`, ...(sc.pipeline > 1 ? ["--", String(sc.pipeline)] : []),
   ];
-  const p = start(pinned(1, argv));
+  const p = start(pinned(1, argv), sc.upload ? { env: { ...process.env, UPLOAD_FILE: env.uploadFile, REPORT_LUA: join(benchDir, "wrk", "report.lua") } } : {});
   live.add(p);
   const code = await p.proc.exited;
   live.delete(p);
@@ -439,7 +449,7 @@ function markdown(rep: Report): string {
   out.push(
     `Server pinned to CPU 0, \`wrk -t1\` pinned to CPU 1; ${c.rounds} round(s) of ${c.duration} s after ${c.warmup} s of warm-up, ` +
       `servers interleaved within each round; every figure is the median over the rounds (errors: the total). ` +
-      `${c.connections} connections (latency: 1), pipelined depth ${c.pipelineDepth}. ` +
+      `${c.connections} connections (latency: 1, upload-4m: ${UPLOAD_CONNECTIONS}), pipelined depth ${c.pipelineDepth}. ` +
       `req/CPU-s = completed requests / (utime + stime of the server's process tree); user and sys µs/req split that CPU per request (stime is the kernel's TCP and I/O work). "vs bun" = ratio to Bun.serve.\n`,
   );
   out.push(`Command: \`${c.command}\`\n`);
@@ -558,6 +568,9 @@ async function prepare(opts: Options): Promise<{ env: Env; servers: Report["serv
     files.set(`/static/${file}`, buf);
   }
 
+  const uploadFile = join(tmp, "upload.bin");
+  writeFileSync(uploadFile, Buffer.alloc(UPLOAD_BYTES, "u"));
+
   const servers: Report["servers"] = {};
   const skip = (s: string, reason: string) => {
     servers[s] = { status: "skipped", reason };
@@ -587,7 +600,7 @@ async function prepare(opts: Options): Promise<{ env: Env; servers: Report["serv
       else cUring = b.bin;
     }
   }
-  return { env: { tmp, staticDir, files, wrk, node, nginx, nginxTempPaths, cUring }, servers };
+  return { env: { tmp, staticDir, files, uploadFile, wrk, node, nginx, nginxTempPaths, cUring }, servers };
 }
 
 /** `--render FILE.json`: rewrite the .md and .svg next to an existing report, without running. */

@@ -39,6 +39,7 @@ const server = serve({
 
     if (path === "/plaintext") return new Response(message, { headers: plainHeaders });
     if (path === "/json") return Response.json({ message });
+    if (path === "/upload") return req.bytes().then((b) => new Response(String(b.length)));
     if (path.startsWith("/static/")) {
       const file = files.get(path.slice(8));
       if (file) return new Response(Bun.file(file));

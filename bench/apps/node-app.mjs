@@ -26,6 +26,15 @@ const server = createServer((req, res) => {
     const body = JSON.stringify({ message });
     res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
     res.end(body);
+  } else if (path === "/upload") {
+    // The body read whole, as bench/apps/app.ts does with req.bytes().
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = String(Buffer.concat(chunks).length);
+      res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": body.length });
+      res.end(body);
+    });
   } else if (path.startsWith("/static/") && files.has(path.slice(8))) {
     const buf = files.get(path.slice(8));
     res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": buf.length });
