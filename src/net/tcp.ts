@@ -92,6 +92,14 @@ const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHo
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
   FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048;
 
+/** A recvInto() in progress: the view, the next byte the kernel writes, the range's end, what was reported. */
+class RecvInto {
+  reported: number;
+  constructor(readonly view: Uint8Array, public pos: number, readonly end: number) {
+    this.reported = pos;
+  }
+}
+
 export class Connection implements Completer {
   readonly fd: number;
   readonly reactor: Reactor;
@@ -233,10 +241,8 @@ export class Connection implements Completer {
 
   // ---- receiving into a view -----------------------------------------------------------------
 
-  #into: Uint8Array | null = null;
-  #intoPos = 0;
-  #intoEnd = 0;
-  #intoReported = 0;
+  // Made per recvInto() (a large body), so that a connection holds one field for it, not four.
+  #into: RecvInto | null = null;
 
   /**
    * Receive the next end - start bytes straight into view[start, end), for a large body read whole:
@@ -250,9 +256,7 @@ export class Connection implements Completer {
   recvInto(view: Uint8Array, start: number, end: number): boolean {
     if (!this.open || this.state & (READ_EOF | INTO | SHUT) || end <= start) return false;
     void view.buffer; // materialise the storage before taking its address
-    this.#into = view;
-    this.#intoPos = this.#intoReported = start;
-    this.#intoEnd = end;
+    this.#into = new RecvInto(view, start, end);
     this.state |= INTO;
     if (this.#recvOp) this.reactor.cancel(this.#recvOp); // its final CQE arms the RECV (startReading)
     else this.startReading();
@@ -268,28 +272,31 @@ export class Connection implements Completer {
 
   #armInto(): void {
     const r = this.reactor;
+    const into = this.#into!;
     const w = r.prepare(this, TAG_RECV_INTO, IORING_OP_RECV);
-    sqe.prepRecv(r.ring.sqe, w, this.fd, ptrOf(this.#into!) + this.#intoPos, this.#intoEnd - this.#intoPos, MSG_WAITALL);
+    sqe.prepRecv(r.ring.sqe, w, this.fd, ptrOf(into.view) + into.pos, into.end - into.pos, MSG_WAITALL);
     this.#recvOp = r.lastOp;
-    r.hold(this.#recvOp, this.#into);
+    r.hold(this.#recvOp, into.view);
   }
 
   /** Bytes of the multishot RECV that arrived after recvInto(): the range's first, the rest as data. */
   #copyInto(buf: Uint8Array, start: number, end: number): void {
-    const n = Math.min(end - start, this.#intoEnd - this.#intoPos);
-    this.#into!.set(buf.subarray(start, start + n), this.#intoPos);
-    this.#intoPos += n;
-    if (this.#intoPos === this.#intoEnd) this.#intoDone();
+    const into = this.#into!;
+    const n = Math.min(end - start, into.end - into.pos);
+    into.view.set(buf.subarray(start, start + n), into.pos);
+    into.pos += n;
+    if (into.pos === into.end) this.#reportInto(true);
     if (start + n < end && this.open) this.handler.onData(this, buf, start + n, end);
   }
 
   #onRecvInto(res: number): void {
     this.#recvOp = 0;
+    const into = this.#into;
+    if (!this.open || !(this.state & INTO) || into === null) return;
     // A cancelled or interrupted RECV with MSG_WAITALL still reports the bytes it received.
-    if (res > 0) this.#intoPos += res;
-    if (!this.open || !(this.state & INTO)) return;
-    if (this.#intoPos === this.#intoEnd) {
-      this.#intoDone();
+    if (res > 0) into.pos += res;
+    if (into.pos === into.end) {
+      this.#reportInto(true);
       return this.startReading();
     }
     if (res === 0) {
@@ -302,16 +309,16 @@ export class Connection implements Completer {
   }
 
   #reportInto(complete: boolean): void {
-    const n = this.#intoPos - this.#intoReported;
-    this.#intoReported = this.#intoPos;
+    const into = this.#into!;
+    const n = into.pos - into.reported;
+    into.reported = into.pos;
+    if (complete) {
+      this.state &= ~INTO;
+      this.#into = null;
+    }
     this.handler.onReceivedInto?.(this, n, complete);
   }
 
-  #intoDone(): void {
-    this.state &= ~INTO;
-    this.#into = null;
-    this.#reportInto(true);
-  }
 
   #onEof(): void {
     this.state |= READ_EOF;

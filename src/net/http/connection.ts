@@ -25,6 +25,8 @@ import { noneMatch } from "./files/http.ts";
 export const MAX_PIPELINED = 128;
 /** After a response is written while its request body is still arriving, read and drop at most this much. */
 const MAX_DISCARD_BYTES = 1024 * 1024;
+// HttpConnection.#direct
+const NOT_DIRECT = 0, DIRECT = 1, PROBING = 2;
 const EMPTY_BYTES = new Uint8Array(0);
 /** Largest static route body kept with its head in one buffer (StaticRoute.wire); larger ones are written as they are. */
 const STATIC_WIRE_MAX = 64 * 1024;
@@ -89,9 +91,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     });
   }
   #paused = false;
-  /** The body is being received straight into its buffer (Connection.recvInto); #probing: to see whether it moves. */
-  #direct = false;
-  #probing = false;
+  /** DIRECT: the body is being received straight into its buffer (Connection.recvInto); PROBING: cut short, to see whether it moves. */
+  #direct = NOT_DIRECT;
   /** receiveInto() asked while a buffer was being parsed: started once it is (#startDirect). */
   #directWanted: Uint8Array | null = null;
   #streamReader: ChunkReader | null = null;
@@ -375,7 +376,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // Only for the body being received, with none of it waiting here unparsed.
     const from = whole.length - this.#bodyLeft;
     if (this.#bodyMode === BODY_LENGTH && !this.#discarding && this.#pendLen === 0 && this.#body !== null && from === this.#body.wholeReceived && from < whole.length) {
-      this.#direct = this.conn.recvInto(whole, from, whole.length);
+      if (this.conn.recvInto(whole, from, whole.length)) this.#direct = DIRECT;
     }
     this.resume(); // the body's reader is here: the RECV into its buffer, or the usual reading
   }
@@ -385,17 +386,17 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (this.#discarding) this.#discarding += n;
     else this.#body?.advance(n);
     if (complete) {
-      this.#direct = this.#probing = false;
+      this.#direct = NOT_DIRECT;
       if (this.#bodyMode === BODY_LENGTH && this.#bodyLeft === 0) this.#endBody();
       return;
     }
-    const probed = this.#probing;
-    this.#probing = false;
+    const probed = this.#direct === PROBING;
+    if (probed) this.#direct = DIRECT;
     if (n > 0) {
       // Bytes keep coming: the body-read deadline is idle time, as when they come in pieces.
       if (this.core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + this.core.idleTimeoutMs;
     } else if (probed) {
-      this.#direct = false;
+      this.#direct = NOT_DIRECT;
       this.onTimeout(); // nothing arrived since the deadline was set: it stands
     }
   }
@@ -786,8 +787,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   onTimeout(): void {
     // Receiving into the body's buffer shows no progress until it is cut short: look first.
-    if (this.#direct && !this.#probing && this.conn.probeInto()) {
-      this.#probing = true;
+    if (this.#direct === DIRECT && this.conn.probeInto()) {
+      this.#direct = PROBING;
       return;
     }
     if (this.#queue.length === 0 && (this.#pendLen > 0 || this.#headStartedAt > 0) && this.conn.open) {
