@@ -297,3 +297,39 @@ describe("an idle reactor", () => {
     }
   }, 10000);
 });
+
+describe("promise reactions before the next wait", () => {
+  test("a completion's promise chain, 20 reactions deep, submits its next operation before the reactor waits again", async () => {
+    // An async handler's response is written at the end of such a chain (a `for await` over a
+    // streamed body is about ten deep). If the next iteration waited in the kernel before the chain
+    // ran, that write waited for the next wake-up: one more poll between the two completions.
+    const { Reactor } = await import("../../src/loop/reactor.ts");
+    const r = new Reactor({ entries: 64, maxOps: 64 });
+    try {
+      let first: () => void = () => {};
+      const firstDone = new Promise<void>((res) => (first = res));
+      const ticksAt: number[] = [];
+      const target = {
+        complete(_res: number, _flags: number, tag: number) {
+          ticksAt[tag] = r.stats.ticks;
+          if (tag === 1) first();
+        },
+      };
+      const second = (async () => {
+        await firstDone;
+        for (let i = 0; i < 20; i++) await Promise.resolve();
+        return new Promise<void>((res) => {
+          r.nop({ complete: (a: number, b: number, tag: number) => { target.complete(a, b, tag); res(); } }, 2);
+        });
+      })();
+      // Something in flight, as a server always has (its ACCEPT and RECVs): the reactor has a reason to wait.
+      const pending = r.timeout(10_000, { complete() {} }, 9);
+      r.nop(target, 1);
+      await second;
+      r.cancel(pending);
+      expect(ticksAt[2]! - ticksAt[1]!, "polls between the completion and the one its chain caused").toBe(1);
+    } finally {
+      r.close();
+    }
+  });
+});
