@@ -225,10 +225,10 @@ describe("bodies read whole", () => {
   });
 });
 
-describe("large bodies read whole go from the socket straight into their buffer", () => {
+describe("large bodies", () => {
   // With 64 KiB or more of it still to come, a Content-Length body read whole is received by one
-  // RECV into its buffer (Connection.recvInto), not a completion and a copy per 8 KiB; it is not
-  // read ahead of the handler. Progress moves the body-read deadline as pieces would.
+  // RECV into its buffer (Connection.recvInto), not a completion and a copy per 8 KiB; such a body
+  // (streamed too) is not read ahead of the handler. Progress moves the body-read deadline as pieces would.
   const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 10)) & 255);
 
   test("a 4 MiB upload: the bytes in order, in a few completions rather than one per 8 KiB", async () => {
@@ -359,6 +359,75 @@ describe("large bodies read whole go from the socket straight into their buffer"
     } finally {
       await s.stop(true);
       r.close();
+    }
+  });
+
+  test("idleTimeout 1 s, streamed: a body that keeps coming is read to its end; one that stops errors the stream", async () => {
+    const results: string[] = [];
+    const s = serve({
+      port: 0, hostname: "127.0.0.1", idleTimeout: 1,
+      async fetch(req) {
+        let n = 0;
+        try {
+          for await (const c of req.body!) n += c.length;
+          results.push(`ok ${n}`);
+        } catch {
+          results.push(`errored after ${n}`);
+        }
+        return new Response("done");
+      },
+    });
+    try {
+      const body = pattern(400_000);
+      const slow = await RawHttp.open(s.port);
+      await slow.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+      for (let at = 0; at < body.length; at += 25_000) {
+        await slow.write(body.subarray(at, at + 25_000));
+        await sleep(150);
+      }
+      const [r1] = await slow.responses(1, [], 3000);
+      expect(r1?.status, "the slow but steady body was answered").toBe(200);
+      expect(results).toEqual([`ok ${body.length}`]);
+      slow.destroy();
+
+      const stuck = await RawHttp.open(s.port);
+      await stuck.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await stuck.write(body.subarray(0, 100_000));
+      expect(await stuck.waitEnd(4000), "the connection of a body that stopped is closed").toBe(true);
+      expect(await waitFor(() => results.length === 2, 2000)).toBe(true);
+      expect(results[1]).toMatch(/^errored after /);
+    } finally {
+      await s.stop(true);
+    }
+  }, 15_000);
+
+  test("a streamed body whose reader cancels: the rest is read and dropped, and the next request is answered", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1",
+      async fetch(req) {
+        if (req.method === "GET") return new Response("next");
+        const reader = req.body!.getReader();
+        const first = await reader.read();
+        await reader.cancel();
+        return new Response(`first ${first.value?.length ?? 0}`);
+      },
+    });
+    try {
+      const c = await RawHttp.open(s.port);
+      const body = pattern(600_000); // under the 1 MiB read-and-drop bound
+      await c.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+      for (let at = 0; at < body.length; at += 100_000) {
+        await c.write(body.subarray(at, at + 100_000));
+        await sleep(5);
+      }
+      await c.write("GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+      const rs = await c.responses(2, [], 5000);
+      expect(rs.length, "both answered").toBe(2);
+      expect(rs[0]!.body.toString()).toMatch(/^first \d+$/);
+      expect(rs[1]!.body.toString()).toBe("next");
+      c.destroy();
+    } finally {
+      await s.stop(true);
     }
   });
 

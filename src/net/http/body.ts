@@ -46,6 +46,8 @@ export class RequestBody {
   #consumer: "none" | "whole" | "stream" = "none";
   #wholeWaiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** The stream's reader cancelled it: what still arrives is dropped, not kept. */
+  #cancelled = false;
   #stream: ReadableStream<Uint8Array> | null = null;
   used = false;
 
@@ -66,6 +68,10 @@ export class RequestBody {
       whole.set(buf.subarray(start, end), this.#wholeLen);
       this.#wholeLen += end - start;
       this.received += end - start;
+      return;
+    }
+    if (this.#cancelled) {
+      this.received += end - start; // read and dropped: the stream's reader went away
       return;
     }
     const chunk = buf.slice(start, end);
@@ -209,6 +215,7 @@ export class RequestBody {
           self.#resume();
         },
         cancel() {
+          self.#cancelled = true;
           self.#controller = null;
           self.#chunks = [];
           self.#resume(); // the rest is read and dropped
