@@ -100,6 +100,11 @@ class RecvInto {
   }
 }
 
+/** A SEND (or the POLL for room) that failed: cancelled means its LINK_TIMEOUT, the send deadline. */
+function sendError(res: number): Error {
+  return res === -ECANCELED ? errorFromResult(-ETIME, "send", "send deadline passed") : errorFromResult(res, "send");
+}
+
 export class Connection implements Completer {
   readonly fd: number;
   readonly reactor: Reactor;
@@ -318,7 +323,6 @@ export class Connection implements Completer {
     }
     this.handler.onReceivedInto?.(this, n, complete);
   }
-
 
   #onEof(): void {
     this.state |= READ_EOF;
@@ -579,11 +583,7 @@ export class Connection implements Completer {
   #onSplice(res: number): void {
     this.#sendOp = 0;
     this.state &= ~SPLICING;
-    // close() held the CLOSE back (see there): the fd may be closed now.
-    if (this.state & CLOSING) {
-      if (this.#closeOp === 0 && !this.#shutOp) this.#submitClose();
-      return; // complete() then sees whether the close is finished
-    }
+    if (this.state & CLOSING) return this.#closeWhenDeferred(); // complete() then sees whether the close is finished
     if (res < 0 && res !== -EAGAIN) {
       this.sendSince = 0;
       if (this.open) this.#fail(errorFromResult(res, "splice"));
@@ -601,9 +601,7 @@ export class Connection implements Completer {
     }
     // Short or EAGAIN: the socket's buffer is full; send on when it has room.
     if (res < this.#inflight) return this.#waitWritable();
-    if (this.#segCount) this.flush();
-    else this.#releaseSegs();
-    this.#afterFlushed();
+    this.#sendRest();
   }
 
   #waitWritable(): void {
@@ -622,7 +620,7 @@ export class Connection implements Completer {
     if (this.state & CLOSING) return;
     if (res < 0) {
       this.sendSince = 0;
-      if (this.open) this.#fail(errorFromResult(res === -ECANCELED ? -ETIME : res, "send", res === -ECANCELED ? "send deadline passed" : undefined));
+      if (this.open) this.#fail(sendError(res));
       return;
     }
     this.flush();
@@ -632,16 +630,22 @@ export class Connection implements Completer {
     this.#sendOp = 0;
     this.sendSince = 0;
     if (res < 0) {
-      if (this.open) this.#fail(errorFromResult(res === -ECANCELED ? -ETIME : res, "send", res === -ECANCELED ? "send deadline passed" : undefined));
+      if (this.open) this.#fail(sendError(res));
       else this.#maybeFinish();
       return;
     }
     this.#consume(res);
     if (this.state & CLOSING) return this.#maybeFinish();
-    // More than one SEND's worth may have been queued (MAX_IOV segments each): the rest goes out now,
-    // and a writer waiting for drain may go on once what is left is under the high-water mark. Drain
-    // used to wait for the whole queue, so a peer that stopped reading left the writer stalled with
-    // less than the mark queued (test/net/tcp.test.ts, backpressure).
+    this.#sendRest();
+  }
+
+  /**
+   * After a SEND or SPLICE: more than one's worth may have been queued (MAX_IOV segments, a pipe's
+   * bytes after copied ones): the rest goes out now, and a writer waiting for drain may go on once
+   * what is left is under the high-water mark. Drain used to wait for the whole queue, so a peer that
+   * stopped reading left the writer stalled with less than the mark queued (tcp.test.ts, backpressure).
+   */
+  #sendRest(): void {
     if (this.#segCount) this.flush();
     else this.#releaseSegs();
     this.#afterFlushed();
@@ -726,10 +730,7 @@ export class Connection implements Completer {
 
   #onShutdown(res: number): void {
     this.#shutOp = 0;
-    if (this.state & CLOSING && this.#closeOp === 0) {
-      if (!(this.state & SPLICING)) this.#submitClose(); // close() waited for us
-      return;
-    }
+    if (this.state & CLOSING) return this.#closeWhenDeferred();
     if (res < 0 && this.open) this.close();
   }
 
@@ -744,8 +745,13 @@ export class Connection implements Completer {
     // differential fuzzer (test/fuzz): fresh connections got EPIPE on their first write, about 1 in
     // 1000 under load. So the CLOSE waits for the SHUTDOWN's completion (#onShutdown submits it).
     // SPLICE too runs in io-wq and looks the socket up there; it never blocks (non-blocking socket),
-    // so the CLOSE waits for it (#onSplice submits it).
-    if (this.#shutOp || this.state & SPLICING) return;
+    // so the CLOSE waits for it too (#onSplice).
+    this.#closeWhenDeferred();
+  }
+
+  /** Closing: submit the CLOSE unless it was submitted or an io-wq op still has to look the fd up. */
+  #closeWhenDeferred(): void {
+    if (this.#closeOp !== 0 || this.#shutOp || this.state & SPLICING) return;
     this.#submitClose();
   }
 
