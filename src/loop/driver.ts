@@ -80,10 +80,8 @@ export class Driver {
   refs = 0;
   readonly #tickBound = () => this.#tick();
   readonly #stepBound = () => this.#step();
-  // Run from a microtask, process.nextTick waits until the microtask queue is empty (Bun drains it
-  // first, as Node does), whatever depth the promise chains queued there reach.
+  // The next iteration, once the microtask queue is empty (see #step).
   readonly #hopBound = () => process.nextTick(this.#stepBound);
-
   readonly #onEventfd = (r: { done: boolean }) => {
     if (r.done || !this.#reader) return;
     this.#readEventfd();
@@ -187,7 +185,8 @@ export class Driver {
     // resolved (`await req.json()`), but the reaction to its return, which writes the response, came
     // after the next iteration, which then waited in io_uring_enter before that response existed (up
     // to the 1 ms budget); a `for await` over a streamed body is some ten hops deep. From the hop (a
-    // microtask), process.nextTick runs the next iteration once the microtask queue is empty.
+    // microtask), process.nextTick runs the next iteration once the microtask queue is empty (Bun
+    // drains it first, as Node does), whatever depth the promise chains queued there reach.
     if (again) queueMicrotask(this.#hopBound);
     else this.#endLoop();
   }

@@ -177,6 +177,7 @@ export class RequestBody {
     this.#consumer = "whole";
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve(this.#concat());
+    let direct = false;
     if (this.#expected > 0 && this.#expected <= WHOLE_EXACT_MAX && !this.#controller) {
       const whole = (this.#whole = Bun.allocUnsafe(this.#expected));
       for (const c of this.#chunks) {
@@ -185,13 +186,10 @@ export class RequestBody {
       }
       this.#chunks = [];
       this.#buffered = 0;
-      // The source resumes reading itself once the kernel has the buffer.
-      if (this.#expected - this.#wholeLen >= DIRECT_MIN && this.#source.receiveInto?.(this, whole)) {
-        this.#paused = false;
-        return new Promise((resolve, reject) => this.#wholeWaiters.push({ resolve, reject }));
-      }
+      direct = this.#expected - this.#wholeLen >= DIRECT_MIN && this.#source.receiveInto?.(this, whole) === true;
     }
-    this.#resume();
+    if (direct) this.#paused = false; // the source resumes reading itself once the kernel has the buffer
+    else this.#resume();
     return new Promise((resolve, reject) => this.#wholeWaiters.push({ resolve, reject }));
   }
 

@@ -375,7 +375,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     this.#directWanted = null;
     // Only for the body being received, with none of it waiting here unparsed.
     const from = whole.length - this.#bodyLeft;
-    if (this.#bodyMode === BODY_LENGTH && !this.#discarding && this.#pendLen === 0 && this.#body !== null && from === this.#body.wholeReceived && from < whole.length) {
+    if (this.#bodyMode === BODY_LENGTH && !this.#discarding && this.#pendLen === 0 && from === this.#body?.wholeReceived) {
       if (this.conn.recvInto(whole, from, whole.length)) this.#direct = DIRECT;
     }
     this.resume(); // the body's reader is here: the RECV into its buffer, or the usual reading
