@@ -399,6 +399,7 @@ export class FileServer {
     if (this.reactor.ops.live > 0) return;
     this.blocks.free();
     this.metas.free();
+    this.pipes?.free();
   }
 
   /** Cached entries holding an open descriptor (for leak checks: FileSlots.inUse minus these). */

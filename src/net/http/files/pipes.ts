@@ -41,8 +41,6 @@ export class Pipe implements PipeHold {
 export class PipePool {
   readonly maxPipes: number;
   inUse = 0;
-  /** pipe2() failed (out of descriptors): responses read into blocks meanwhile. */
-  failures = 0;
   readonly #fds = new NativeRegion(8); // int[2] for pipe2
 
   constructor(maxPipes = DEFAULT_MAX_PIPES) {
@@ -52,10 +50,8 @@ export class PipePool {
   /** A new pipe, or null at the bound or when the process is out of descriptors. */
   open(owner: FileTransfer): Pipe | null {
     if (this.inUse >= this.maxPipes) return null;
-    if (libc.pipe2(this.#fds.ptr as never, O_CLOEXEC) !== 0) {
-      this.failures++; // EMFILE / ENFILE: the response goes on with READs
-      return null;
-    }
+    // EMFILE / ENFILE: the response goes on with READs.
+    if (libc.pipe2(this.#fds.ptr as never, O_CLOEXEC) !== 0) return null;
     const r = this.#fds.i32[0]!, w = this.#fds.i32[1]!;
     // Over pipe-max-size, or over the user's pipe-user-pages-soft without CAP_SYS_RESOURCE, the
     // pipe keeps its default size (64 KiB): slower, still correct.
@@ -66,6 +62,11 @@ export class PipePool {
     const p = new Pipe(r, w, size);
     p.owner = owner;
     return p;
+  }
+
+  /** The reactor closed: unmap pipe2's scratch (pipes themselves are closed by their responses). */
+  free(): void {
+    this.#fds.free();
   }
 
   /** Close a pipe: no SPLICE may be using it any more. */
