@@ -165,6 +165,40 @@ describe("handler failures", () => {
     }
   });
 
+  // Headers refuses CR, LF and NUL in a value but lets other controls through; Bun.serve sends them.
+  test("a control character in a response header value gives a 500 and an error with code ERR_INVALID_CHAR; HTAB is kept", async () => {
+    const s = serve({
+      port: 0, hostname: "127.0.0.1", development: false,
+      fetch: (req) => {
+        const p = new URL(req.url).pathname;
+        return new Response("body", { headers: { "x-v": p === "/ctl" ? "a\x01b" : p === "/del" ? "a\x7fb" : "a\tb" } });
+      },
+    });
+    try {
+      const { value: answers, logged } = await quiet(async () => {
+        const out = [];
+        for (const path of ["ctl", "del"]) out.push(await fetchText(`${s.url.href}${path}`));
+        return out;
+      });
+      for (const a of answers) expect(a).toEqual({ status: 500, text: "Internal Server Error\n", type: "text/plain;charset=utf-8" });
+      expect(logged.map((l) => (l[0] as { code?: string }).code)).toEqual(["ERR_INVALID_CHAR", "ERR_INVALID_CHAR"]);
+      expect(String(logged[0]![0])).toContain('"x-v"');
+      const ok = await fetch(`${s.url.href}tab`);
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("x-v")).toBe("a\tb");
+    } finally {
+      await s.stop(true);
+    }
+    // A static route's headers are checked once, when the server starts.
+    let thrown: unknown;
+    try {
+      serve({ port: 0, hostname: "127.0.0.1", routes: { "/s": new Response("x", { headers: { "x-v": "a\x02" } }) }, fetch: () => new Response("f") });
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as { code?: string } | undefined)?.code).toBe("ERR_INVALID_CHAR");
+  });
+
   test("a response stream that fails before producing anything gives a 500 and a close", async () => {
     const s = serve({
       port: 0, hostname: "127.0.0.1", development: false,

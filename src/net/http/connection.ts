@@ -13,7 +13,7 @@ import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, hasCloseOption, headContentLength, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
+  headerFields, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -524,7 +524,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (slot.errorStatus) {
       const body = slot.errorText + "\n";
       conn.writeLatin1(serializeHead({
-        status: slot.errorStatus, statusText: "", headers: null, defaultType: "text/plain;charset=utf-8",
+        status: slot.errorStatus, statusText: "", headers: null, defaultType: TEXT_TYPE,
         length: Buffer.byteLength(body), keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
       }));
       if (!slot.isHead) conn.writeUtf8(body);
@@ -698,7 +698,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread"): boolean {
     const conn = this.conn;
     const send = (bytes: Uint8Array) =>
-      this.#writeWhole(slot, res.status, res.statusText, fields, bytes.length > 0 ? "text/plain;charset=utf-8" : "", bytes, slot.keepAlive);
+      this.#writeWhole(slot, res.status, res.statusText, fields, bytes.length > 0 ? untypedBodyType(bytes) : "", bytes, slot.keepAlive);
     if (blob !== "unread" && blob.size === 0) {
       reader.releaseLock();
       send(EMPTY_BYTES);

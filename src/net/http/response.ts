@@ -35,6 +35,28 @@ export function headContentLength(fields: HeaderFields | null): number {
   return Number(v);
 }
 
+export const TEXT_TYPE = "text/plain;charset=utf-8";
+const BINARY_TYPE = "application/octet-stream";
+/** The resource header of the WHATWG MIME Sniffing standard: bytes looked at (§3). */
+const SNIFF_LENGTH = 1445;
+
+/**
+ * The Content-Type of in-memory body bytes that came without one. Bun sends text/plain for a string
+ * body and application/octet-stream for bytes, but a Response does not reveal which it was given
+ * (res.blob().type is text/plain for both), so the bytes decide, by the WHATWG MIME Sniffing "rules
+ * for distinguishing if a resource is text or binary" (§7.2): a binary data byte makes it binary.
+ */
+export function untypedBodyType(bytes: Uint8Array): string {
+  const n = Math.min(bytes.length, SNIFF_LENGTH);
+  if (n >= 2 && ((bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes[0] === 0xff && bytes[1] === 0xfe))) return TEXT_TYPE; // UTF-16 BOM
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!;
+    // Binary data bytes: 0x00-0x08, 0x0B, 0x0E-0x1A, 0x1C-0x1F (TAB, LF, FF, CR and ESC are text).
+    if (c < 0x20 && (c <= 0x08 || c === 0x0b || (c >= 0x0e && c !== 0x1b))) return BINARY_TYPE;
+  }
+  return TEXT_TYPE;
+}
+
 /** Status codes that never carry a body (RFC 9110 §6.4.1, §15.4.5). */
 export function bodyForbidden(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
@@ -128,6 +150,19 @@ function reasonPhrase(s: string): string {
   return s;
 }
 
+// Controls other than HTAB (RFC 9110 §5.5). Headers already refuses CR, LF and NUL, and anything
+// above U+00FF (a ByteString), but lets the rest through: Bun.serve sends them, a client may reject
+// the whole response (Bun's fetch: Malformed_HTTP_Response) or a proxy pass on what it misreads.
+const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** `v`, or a throw (the handler's fault: the caller answers 500) when it is no valid field value. Built heads only: the memo skips it. */
+export function fieldValue(name: string, v: string): string {
+  if (INVALID_FIELD_VALUE.test(v)) {
+    throw Object.assign(new TypeError(`Invalid character in the value of response header "${name}"`), { code: "ERR_INVALID_CHAR" });
+  }
+  return v;
+}
+
 /** The response head as a Latin-1 string (header values are ByteStrings). */
 export function serializeHead(o: HeadOptions): string {
   if (o.fields !== undefined && memoHit(o, o.fields)) return memo.head;
@@ -138,8 +173,8 @@ export function serializeHead(o: HeadOptions): string {
     for (const name in all) {
       if (HOP_BY_HOP.has(name)) continue;
       const v = all[name]!;
-      if (typeof v === "string") head += `${name}: ${v}\r\n`;
-      else for (const one of v) head += `${name}: ${one}\r\n`; // set-cookie: one line each (RFC 6265 §3)
+      if (typeof v === "string") head += `${name}: ${fieldValue(name, v)}\r\n`;
+      else for (const one of v) head += `${name}: ${fieldValue(name, one)}\r\n`; // set-cookie: one line each (RFC 6265 §3)
       if (name === "content-type") hasType = true;
       else if (name === "date") hasDate = true;
       else if (name === "upgrade") hasUpgrade = true;
@@ -214,7 +249,7 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
       const bytes = asBytes(v);
       e.kind = bytes.length === 0 ? BodyKind.None : BodyKind.Bytes;
       e.bytes = bytes;
-      if (untyped) e.type = "text/plain;charset=utf-8";
+      if (untyped && bytes.length > 0) e.type = untypedBodyType(bytes);
       return e;
     }
     throwIfRejected(p);

@@ -1,6 +1,7 @@
 // Bun.serve's `routes`: exact paths before `:param` paths before `/*` wildcards; a value is a
 // static Response (pre-encoded once, with an ETag), a handler, an object of per-method handlers,
 // a Bun.file, or false (fall through to fetch).
+import { fieldValue, untypedBodyType } from "./response.ts";
 
 export type RouteHandler = (req: any, server: any) => Response | Promise<Response> | undefined | void;
 export type RouteValue = Response | RouteHandler | Blob | false | Partial<Record<string, RouteHandler | Response>>;
@@ -53,7 +54,10 @@ function staticFrom(value: Response | Blob): StaticRoute {
   }
   const etag = body ? `"${Bun.hash(body).toString(16)}"` : "";
   const headers = new Headers(value.headers);
-  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type: blob.type, etag, wire: null, wireDate: "" };
+  for (const [name, v] of headers) fieldValue(name, v); // at serve(), not as a 500 on every request
+  // A typed body has its type in the headers; blob.type is text/plain for any untyped one.
+  const type = body !== null && body.length > 0 && !headers.has("content-type") ? untypedBodyType(body) : blob.type;
+  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type, etag, wire: null, wireDate: "" };
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
