@@ -3,6 +3,7 @@ import type { Pointer } from "bun:ffi";
 import { libc, errno } from "../ffi/libc.ts";
 import { NativeRegion } from "../ffi/memory.ts";
 import { SystemError } from "../ffi/errno.ts";
+import { setSocketInt } from "./sockopt.ts";
 import {
   AF_INET, AF_INET6, SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, SO_REUSEADDR, SO_REUSEPORT, IPPROTO_TCP,
   TCP_NODELAY, IPPROTO_IPV6, IPV6_V6ONLY,
@@ -65,10 +66,8 @@ function invalidHost(hostname: string): Error {
 }
 
 function setInt(fd: number, level: number, name: number, value: number): void {
-  scratch.i32[48] = value;
-  if (libc.setsockopt(fd, level, name, (scratch.ptr + 192) as unknown as Pointer, 4) < 0) {
-    throw new SystemError(errno(), "setsockopt");
-  }
+  const e = setSocketInt(fd, level, name, value);
+  if (e !== 0) throw new SystemError(e, "setsockopt");
 }
 
 export interface ListenOptions {
