@@ -30,7 +30,7 @@ export class BufferRing {
   /** Buffers in circulation (0..provided-1), at most count. */
   provided = 0;
 
-  constructor(ring: Ring, bgid: number, count: number, bufferSize: number) {
+  constructor(ring: Ring, bgid: number, count: number, bufferSize: number, initial = INITIAL_BUFFERS) {
     if (count & (count - 1) || count < 1 || count > 32768) throw new RangeError(`buffer count must be a power of two <= 32768, got ${count}`);
     this.#owner = ring;
     this.bgid = bgid;
@@ -51,7 +51,7 @@ export class BufferRing {
       this.data.free();
       throw new SystemError(-res, "io_uring_register_buf_ring");
     }
-    this.provided = Math.min(count, INITIAL_BUFFERS);
+    this.provided = Math.min(count, initial);
     for (let bid = 0; bid < this.provided; bid++) this.#add(bid);
     this.#publish();
   }

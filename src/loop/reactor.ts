@@ -27,6 +27,13 @@ export interface ReactorOptions extends RingOptions {
   maxSendBytes?: number;
 }
 
+/**
+ * Group 1: larger receive buffers for connections with a large body streaming in (a CQE and a copy
+ * per 64 KiB, not per 8 KiB: a 4 MiB body is 64 completions, not 512). Bound: 32 x 64 KiB = 2 MiB,
+ * 4 provided at first, more as the ring runs dry (BufferRing.grow).
+ */
+const LARGE_BUFFER_COUNT = 32, LARGE_BUFFER_SIZE = 64 * 1024, LARGE_BUFFERS_AT_FIRST = 4;
+
 /** Length the completion queue's owner array shrinks back to after a larger batch. */
 const CQ_TARGETS_KEPT = 256;
 /** Native scratch per op slot (timespecs, sockaddrs, open_how, iovecs): owned by the op until its CQE. */
@@ -115,6 +122,17 @@ export class Reactor {
   /** The shared provided-buffer ring (group 0), registered on first use. */
   get buffers(): BufferRing {
     return (this.#buffers ??= new BufferRing(this.ring, 0, this.#bufferCount, this.#bufferSize));
+  }
+
+  /** The large provided-buffer ring (group 1), registered on first use. */
+  get largeBuffers(): BufferRing {
+    return (this.#largeBuffers ??= new BufferRing(this.ring, 1, LARGE_BUFFER_COUNT, LARGE_BUFFER_SIZE, LARGE_BUFFERS_AT_FIRST));
+  }
+  #largeBuffers: BufferRing | null = null;
+
+  /** Provided buffers of both groups handed to JS and not yet back in their ring. */
+  get buffersOut(): number {
+    return (this.#buffers?.out ?? 0) + (this.#largeBuffers?.out ?? 0);
   }
 
   get chunks(): ChunkPool {
@@ -459,6 +477,7 @@ export class Reactor {
     }
     this.driver.close();
     this.#buffers?.close();
+    this.#largeBuffers?.close();
     this.#chunks?.close();
     this.ring.close();
     this.scratch.free();

@@ -223,7 +223,7 @@ export class Server {
       opsInFlight: r.ops.live,
       opsCapacity: r.ops.capacity,
       bufferMisses: r.stats.bufferMisses,
-      buffersOut: r.buffers.out,
+      buffersOut: r.buffersOut,
       cqOverflowFlushes: r.stats.cqOverflowFlushes,
       cqDropped: r.ring.cqOverflowCount,
       sendChunksInUse: r.chunks.inUse,

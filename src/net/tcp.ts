@@ -7,6 +7,7 @@
 // LINK_TIMEOUT), one CLOSE/SHUTDOWN in flight.
 import { ptr as ptrOf } from "bun:ffi";
 import type { Reactor } from "../loop/reactor.ts";
+import type { BufferRing } from "../ffi/bufring.ts";
 import type { Completer } from "../loop/ops.ts";
 import { Chunk, CHUNK_SIZE } from "../loop/chunks.ts";
 import { libc, F_SETFL } from "../ffi/libc.ts";
@@ -91,7 +92,8 @@ const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHo
 
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
-  FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048, LOWAT = 4096;
+  FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048, LOWAT = 4096,
+  WANT_LARGE = 8192, RECV_LARGE = 16384;
 
 /**
  * What a RECV into a view (a large body) waits for before it completes, or the rest of the range
@@ -176,17 +178,35 @@ export class Connection implements Completer {
     return this.#peer;
   }
 
-  /** Start receiving (multishot RECV on buffer group 0). */
+  /** Start receiving (multishot RECV on buffer group 0, or 1 for large reads). */
   startReading(): void {
     if (this.#recvOp || !this.open || this.state & (READ_EOF | PAUSED)) return;
     if (this.state & INTO) return this.#armInto();
     const r = this.reactor;
-    r.buffers; // registers the ring on first use
+    const large = (this.state & WANT_LARGE) !== 0;
+    const group = large ? r.largeBuffers : r.buffers; // registered on first use
     const w = r.prepare(this, TAG_RECV, IORING_OP_RECV);
     sqe.prepRecvMultishot(r.ring.sqe, w, this.fd, 0, 0, 0);
     sqe.setSqeFlags(r.ring.sqe, w, IOSQE_BUFFER_SELECT);
-    sqe.setBufGroup(r.ring.sqe, w, r.buffers.bgid);
+    sqe.setBufGroup(r.ring.sqe, w, group.bgid);
     this.#recvOp = r.lastOp;
+    this.state = large ? this.state | RECV_LARGE : this.state & ~RECV_LARGE; // the group its CQEs name buffers of
+  }
+
+  /**
+   * Receive into the reactor's 64 KiB buffers (a large body streaming in: 8 times fewer completions
+   * and copies) or back into the 8 KiB ones. The armed RECV keeps its group until re-armed.
+   */
+  setLargeReads(on: boolean): void {
+    if (((this.state & WANT_LARGE) !== 0) === on) return;
+    this.state ^= WANT_LARGE;
+    // Paused, the RECV is being cancelled already; its last CQE re-arms (startReading).
+    if (this.#recvOp && !(this.state & (INTO | PAUSED))) this.reactor.cancel(this.#recvOp);
+  }
+
+  /** The buffer group the armed (or last) multishot RECV takes buffers from. */
+  #recvBuffers(): BufferRing {
+    return this.state & RECV_LARGE ? this.reactor.largeBuffers : this.reactor.buffers;
   }
 
   /** Stop delivering data (e.g. a request body nobody reads yet); resume() re-arms. */
@@ -220,7 +240,7 @@ export class Connection implements Completer {
     const more = (flags & IORING_CQE_F_MORE) !== 0;
     if (!more) this.#recvOp = 0;
     if (res > 0) {
-      const bufs = this.reactor.buffers;
+      const bufs = this.#recvBuffers();
       const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
       bufs.out++;
       try {
@@ -236,13 +256,13 @@ export class Connection implements Completer {
       if (!more) this.startReading();
       return;
     }
-    if (flags & IORING_CQE_F_BUFFER) this.reactor.buffers.recycle(flags >>> IORING_CQE_BUFFER_SHIFT);
+    if (flags & IORING_CQE_F_BUFFER) this.#recvBuffers().recycle(flags >>> IORING_CQE_BUFFER_SHIFT);
     if (res === 0) return this.#onEof();
     if (res === -ENOBUFS) {
       // The ring ran dry: not a disconnect. Buffers go back as this batch's data callbacks finish,
       // and more join the ring while it has fewer than its count (BufferRing.grow).
       this.reactor.stats.bufferMisses++;
-      this.reactor.buffers.grow();
+      this.#recvBuffers().grow();
       if (!more) this.startReading();
       return;
     }

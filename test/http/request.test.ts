@@ -261,6 +261,47 @@ describe("large bodies", () => {
     }
   });
 
+  // Streamed, such a body (or a chunked one past its first 64 KiB) comes through the reactor's 64 KiB
+  // receive buffers instead of the 8 KiB ones: 8 times fewer completions and copies.
+  for (const framing of ["content-length", "chunked"] as const) {
+    test(`a 2 MiB ${framing} body read as a stream arrives in pieces larger than 8 KiB; the next request is read as usual`, async () => {
+      const r = new Reactor({ entries: 256, maxOps: 1024 });
+      const body = pattern(2 << 20);
+      const sizes: number[] = [];
+      let got: Buffer | null = null;
+      const s = serve({
+        port: 0, hostname: "127.0.0.1", reactor: r,
+        async fetch(req) {
+          if (!req.body) return new Response("no body");
+          const parts: Uint8Array[] = [];
+          for await (const c of req.body) (parts.push(c), sizes.push(c.length));
+          got = Buffer.concat(parts);
+          return new Response(String(got.length));
+        },
+      });
+      try {
+        const c = await RawHttp.open(s.port);
+        const wire = framing === "chunked"
+          ? Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")])
+          : Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+        await c.write(wire);
+        const [res] = await c.responses(1, [], 10_000);
+        expect(res!.body.toString()).toBe(String(body.length));
+        expect(Buffer.compare(got!, Buffer.from(body)), "bytes differ from those sent").toBe(0);
+        expect(Math.max(...sizes), `piece sizes ${sizes.slice(0, 40).join(",")}`).toBeGreaterThan(8192);
+        expect(sizes.length, "pieces").toBeLessThan((2 << 20) / 8192 / 2);
+        await c.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); // back on the small buffers, nothing held back
+        const both = await c.responses(2, [], 2_000);
+        expect(both[1]!.body.toString()).toBe("no body");
+        expect(r.buffersOut, "receive buffers all back").toBe(0);
+        c.destroy();
+      } finally {
+        await s.stop(true);
+        r.close();
+      }
+    });
+  }
+
   test("a request pipelined behind a large body (in the same write) is answered, and the body is whole", async () => {
     const body = pattern(200_000);
     const seen: string[] = [];

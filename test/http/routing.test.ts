@@ -57,7 +57,8 @@ test("a static Response route on one keep-alive connection: same bytes each time
     const date1 = /\r\nDate: ([^\r]+)\r\n/.exec(first)?.[1];
     expect(first, "status, own header and body").toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*x-kind: static\r\n[^]*\r\n\r\nstatic body$/);
     expect(Date.parse(date1 ?? ""), `got Date ${date1}`).toBeGreaterThan(Date.now() - 5000);
-    expect(await ask(), "the second answer").toBe(first);
+    const second = await ask(); // the same but for Date, which may have turned over meanwhile
+    expect(second.replace(/\r\nDate: [^\r]+\r\n/, `\r\nDate: ${date1}\r\n`), "the second answer").toBe(first);
     await Bun.sleep(1100);
     const later = await ask();
     const date2 = /\r\nDate: ([^\r]+)\r\n/.exec(later)?.[1];

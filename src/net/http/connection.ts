@@ -238,6 +238,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       }
       p += r;
       if (this.#decoder!.done) this.#endBody();
+      else if (this.#body !== null && this.#body.received >= DIRECT_MIN) this.conn.setLargeReads(true); // a large one, it turns out
     }
     if (this.#bodyMode !== BODY_NONE) {
       if (this.#discarding > MAX_DISCARD_BYTES) {
@@ -253,6 +254,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #endBody(): void {
+    this.conn.setLargeReads(false);
     this.#bodyMode = BODY_NONE;
     this.#discarding = 0;
     this.#body?.end();
@@ -265,6 +267,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const err = Object.assign(new Error(info.message), { code: `ERR_HTTP_${info.name}`, status: info.status });
     this.#body?.fail(err);
     const slot = this.#bodySlot;
+    this.conn.setLargeReads(false);
     this.#bodyMode = BODY_NONE;
     this.#body = null;
     this.#bodySlot = null;
@@ -329,7 +332,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       } else {
         this.#bodyMode = BODY_LENGTH;
         this.#bodyLeft = head.contentLength;
-        if (head.contentLength >= DIRECT_MIN) body.holdUntilRead();
+        if (head.contentLength >= DIRECT_MIN) {
+          body.holdUntilRead();
+          this.conn.setLargeReads(true); // if it is streamed; read whole, it goes into its buffer (recvInto)
+        }
       }
       slot.expectContinue = head.expectContinue;
     }
