@@ -449,10 +449,7 @@ export class Connection implements Completer {
       this.#scheduleFlush();
       return true;
     }
-    if (this.#copied + len > this.maxQueuedBytes) {
-      this.#fail(Object.assign(new Error(`more than ${this.maxQueuedBytes} bytes queued for sending`), { code: "ERR_SOCKET_QUEUE_FULL" }));
-      return false;
-    }
+    if (this.#queueFull(len)) return false;
     while (len > 0) {
       const c = this.#tailChunk();
       if (!c) return this.#poolExhausted();
@@ -495,11 +492,19 @@ export class Connection implements Completer {
     return true;
   }
 
+  /** Whether `len` more copied bytes would pass maxQueuedBytes; if so the connection is failed. */
+  #queueFull(len: number): boolean {
+    if (this.#copied + len <= this.maxQueuedBytes) return false;
+    this.#fail(Object.assign(new Error(`more than ${this.maxQueuedBytes} bytes queued for sending`), { code: "ERR_SOCKET_QUEUE_FULL" }));
+    return true;
+  }
+
   /** Queue a string as Latin-1 bytes (HTTP heads): no intermediate allocation. */
   writeLatin1(s: string): boolean {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
     const len = s.length;
     if (len === 0) return true;
+    if (this.#queueFull(len)) return false;
     let c = this.#tailChunk();
     if (!c) return this.#poolExhausted();
     if (CHUNK_SIZE - c.w < len) {
@@ -513,18 +518,23 @@ export class Connection implements Completer {
     return true;
   }
 
-  /** Queue a string as UTF-8. */
+  /** Queue a string as UTF-8: into a chunk when it surely fits (3 bytes a UTF-16 unit at most), else by way of a Buffer. */
   writeUtf8(s: string): boolean {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
-    if (s.length === 0) return true;
-    const c = s.length * 3 <= CHUNK_SIZE ? this.#tailChunk() : null;
-    if (c && CHUNK_SIZE - c.w >= s.length * 3) {
-      const n = c.u8.utf8Write(s, c.w);
-      this.#commit(c, n);
-      this.#scheduleFlush();
-      return true;
+    const most = s.length * 3;
+    if (most === 0) return true;
+    if (most > CHUNK_SIZE) return this.write(Buffer.from(s, "utf8"));
+    if (this.#queueFull(most)) return false;
+    let c = this.#tailChunk();
+    if (!c) return this.#poolExhausted();
+    if (CHUNK_SIZE - c.w < most) {
+      c = this.#freshChunk();
+      if (!c) return this.#poolExhausted();
     }
-    return this.write(Buffer.from(s, "utf8"));
+    const n = c.u8.utf8Write(s, c.w);
+    this.#commit(c, n);
+    this.#scheduleFlush();
+    return true;
   }
 
   #freshChunk(): Chunk | null {

@@ -82,6 +82,17 @@ const server = serve({
       }));
     }
     if (path === "/untyped-blob") return new Response(new Blob(["blob bytes"]));
+    if (path === "/strings-at-once" || path === "/strings-pulled") {
+      // String chunks are written as UTF-8 straight into the send queue: lengths count bytes.
+      const parts = ["héllo ", "✓ ", "🌍\n", "long ".repeat(3000)];
+      if (path === "/strings-at-once") {
+        return new Response(new ReadableStream({ start(c) { for (const p of parts) c.enqueue(p); c.close(); } }));
+      }
+      let i = 0;
+      return new Response(new ReadableStream({ pull(c) { if (i < parts.length) c.enqueue(parts[i++]!); else c.close(); } }), {
+        headers: { "content-type": "text/event-stream" },
+      });
+    }
     return new Response("ok");
   },
 });
@@ -143,6 +154,32 @@ test("a stream that ends at once goes out with a Content-Length, as Bun.serve se
   expect(res.headers.get("content-length")).toBe("11");
   expect(res.headers.get("transfer-encoding")).toBeNull();
   expect(await res.text()).toBe("all at once");
+});
+
+test("string chunks: UTF-8 bytes, counted as bytes in the Content-Length and in each chunk size", async () => {
+  const want = Buffer.from("héllo ✓ 🌍\n" + "long ".repeat(3000));
+  const once = await fetch(`http://127.0.0.1:${server.port}/strings-at-once`);
+  expect(once.headers.get("content-length")).toBe(String(want.length));
+  expect(Buffer.compare(Buffer.from(await once.arrayBuffer()), want)).toBe(0);
+  // Pulled one at a time, the answer goes out chunked: read the framing off the wire.
+  const r = rawRequest("GET /strings-pulled HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  await r.closed;
+  const raw = Buffer.from(r.data(), "latin1");
+  const headEnd = raw.indexOf("\r\n\r\n");
+  expect(raw.subarray(0, headEnd).toString()).toContain("Transfer-Encoding: chunked");
+  const sizes: number[] = [];
+  const body: Buffer[] = [];
+  for (let p = headEnd + 4; ;) {
+    const eol = raw.indexOf("\r\n", p);
+    const size = parseInt(raw.subarray(p, eol).toString(), 16);
+    if (size === 0) break;
+    sizes.push(size);
+    body.push(raw.subarray(eol + 2, eol + 2 + size));
+    expect(raw.subarray(eol + 2 + size, eol + 4 + size).toString(), "CRLF after the chunk data").toBe("\r\n");
+    p = eol + 4 + size;
+  }
+  expect(sizes).toEqual(["héllo ", "✓ ", "🌍\n", "long ".repeat(3000)].map((s) => Buffer.byteLength(s)));
+  expect(Buffer.compare(Buffer.concat(body), want)).toBe(0);
 });
 
 test("an untyped Blob body (no bytes in the Response either) is sent whole, typed as Bun.serve types it", async () => {

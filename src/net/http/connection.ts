@@ -679,7 +679,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (ready.done) {
       reader.releaseLock();
       head(ready.bytes);
-      for (const c of ready.chunks) conn.write(c);
+      for (const c of ready.chunks) writeChunk(conn, c, false);
       return true;
     }
     const chunked = slot.versionMinor === 1;
