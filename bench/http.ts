@@ -20,8 +20,9 @@ import {
   treeRssKB, machineBusySeconds, selfCpuSeconds, waitForPort, which, type Machine, type Proc,
 } from "./lib/proc.ts";
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
+import { STREAM_EVENTS } from "./apps/events.mjs";
 
-const SCENARIOS = ["plaintext", "pipelined", "json", "static-1k", "static-64k", "static-1m", "upload-4m", "idle-conns", "latency"];
+const SCENARIOS = ["plaintext", "pipelined", "json", "static-1k", "static-64k", "static-1m", "upload-4m", "stream", "idle-conns", "latency"];
 const SERVERS = ["bun-uring", "bun", "node", "nginx", "c-uring"];
 const BASELINE = "bun";
 const PIPELINE_DEPTH = 16;
@@ -62,14 +63,15 @@ function scenario(name: string): Scenario {
   if (name === "latency") s.connections = 1;
   if (name === "idle-conns") s.idle = true;
   if (name === "upload-4m") Object.assign(s, { path: "/upload", connections: UPLOAD_CONNECTIONS, upload: true });
+  if (name === "stream") s.path = "/stream";
   return s;
 }
 
 /** The C server answers every request with the plaintext response, so it only fits these. */
 const C_SCENARIOS = new Set(["plaintext", "pipelined", "latency"]);
-// nginx has no application to hand an upload to (it would discard the body unread).
+// nginx has no application to hand an upload to (it would discard the body unread) or to stream events from.
 const supports = (server: string, sc: string) =>
-  (server !== "c-uring" || C_SCENARIOS.has(sc)) && (server !== "nginx" || sc !== "upload-4m");
+  (server !== "c-uring" || C_SCENARIOS.has(sc)) && (server !== "nginx" || (sc !== "upload-4m" && sc !== "stream"));
 
 interface Env {
   tmp: string;
@@ -196,6 +198,7 @@ async function checkResponse(env: Env, port: number, sc: Scenario): Promise<stri
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status < 200 || res.status > 299) return `status ${res.status}`;
     if (sc.upload) return body.toString() === String(UPLOAD_BYTES) ? null : `upload answered ${JSON.stringify(body.toString().slice(0, 80))}, wanted ${UPLOAD_BYTES}`;
+    if (sc.path === "/stream") return body.toString() === STREAM_EVENTS.join("") ? null : `stream answered ${body.length} bytes, not the ${STREAM_EVENTS.length} events`;
     const expected = env.files.get(sc.path);
     if (expected) return expected.equals(body) ? null : `body of ${body.length} bytes, expected the ${expected.length}-byte file`;
     if (sc.path === "/json") {

@@ -8,6 +8,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 import { choose } from "./choose.ts";
+import { STREAM_EVENTS } from "./events.mjs";
 
 type Serve = typeof Bun.serve;
 
@@ -23,6 +24,7 @@ if (staticDir) for (const name of readdirSync(staticDir)) files.set(name, join(s
 const serve = await choose<Serve>(which, Bun.serve.bind(Bun) as Serve, "serve");
 
 const plainHeaders = { "Content-Type": "text/plain" };
+const eventHeaders = { "Content-Type": "text/event-stream" };
 const message = "Hello, World!";
 
 const server = serve({
@@ -40,6 +42,17 @@ const server = serve({
     if (path === "/plaintext") return new Response(message, { headers: plainHeaders });
     if (path === "/json") return Response.json({ message });
     if (path === "/upload") return req.bytes().then((b) => new Response(String(b.length)));
+    if (path === "/stream") {
+      // A producer that makes each event when asked (pull), as a server-sent-events endpoint does.
+      let i = 0;
+      const events = new ReadableStream<string>({
+        pull(c) {
+          if (i < STREAM_EVENTS.length) c.enqueue(STREAM_EVENTS[i++]!);
+          else c.close();
+        },
+      });
+      return new Response(events, { headers: eventHeaders });
+    }
     if (path.startsWith("/static/")) {
       const file = files.get(path.slice(8));
       if (file) return new Response(Bun.file(file));

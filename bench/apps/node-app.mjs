@@ -3,6 +3,7 @@
 import { createServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { STREAM_EVENTS } from "./events.mjs";
 
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOSTNAME ?? "127.0.0.1";
@@ -35,6 +36,11 @@ const server = createServer((req, res) => {
       res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": body.length });
       res.end(body);
     });
+  } else if (path === "/stream") {
+    // The events one write each, as bench/apps/app.ts streams them (chunked: no length is given).
+    res.writeHead(200, { "Content-Type": "text/event-stream" });
+    for (const e of STREAM_EVENTS) res.write(e);
+    res.end();
   } else if (path.startsWith("/static/") && files.has(path.slice(8))) {
     const buf = files.get(path.slice(8));
     res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": buf.length });

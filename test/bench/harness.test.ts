@@ -18,12 +18,12 @@ interface Row {
 }
 
 test.skipIf(!hasWrk || !hasNode)(
-  "bench/http.ts --quick produces a report with numbers for bun and node (plaintext, and uploads the app reads whole)",
+  "bench/http.ts --quick produces a report with numbers for bun-uring, bun and node (plaintext, uploads the app reads whole, streamed events)",
   async () => {
     const out = mkdtempSync(join(tmpdir(), "bench-harness-test-"));
     try {
       const proc = Bun.spawn(
-        [process.execPath, "bench/http.ts", "--quick", "--scenarios", "plaintext,upload-4m", "--servers", "bun,node", "--duration", "1", "--warmup", "0", "--out", out],
+        [process.execPath, "bench/http.ts", "--quick", "--scenarios", "plaintext,upload-4m,stream", "--servers", "bun,node,bun-uring", "--duration", "1", "--warmup", "0", "--out", out],
         { cwd: root, stdout: "pipe", stderr: "pipe" },
       );
       const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
@@ -33,7 +33,7 @@ test.skipIf(!hasWrk || !hasNode)(
       for (const ext of ["json", "md", "svg"]) expect(existsSync(join(out, `quick.${ext}`))).toBe(true);
       const report = JSON.parse(readFileSync(join(out, "quick.json"), "utf8")) as { machine: { cores: number }; results: Row[] };
       expect(report.machine.cores).toBeGreaterThan(0);
-      for (const [scenario, server] of [["plaintext", "bun"], ["plaintext", "node"], ["upload-4m", "bun"], ["upload-4m", "node"]]) {
+      for (const scenario of ["plaintext", "upload-4m", "stream"]) for (const server of ["bun", "node", "bun-uring"]) {
         const row = report.results.find((r) => r.scenario === scenario && r.server === server);
         expect(row?.status, `${scenario} / ${server}`).toBe("ok");
         for (const k of ["rps", "reqPerCpuSec", "p50Us", "p99Us", "rssKB"]) expect(row!.median[k]!).toBeGreaterThan(0);

@@ -1,0 +1,1 @@
+export declare const STREAM_EVENTS: string[];
