@@ -1,6 +1,6 @@
 // The few libc calls made at set-up time (sockets, native memory, eventfd), a pipe per large file
-// response (net/http/files/pipes.ts) and a socket option per MiB of a large request body
-// (net/sockopt.ts). Never per request otherwise.
+// response (net/http/files/pipes.ts), a socket option per MiB of a large request body and a
+// shutdown per closing connection (net/sockopt.ts). Never per request otherwise.
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 
 if (process.platform !== "linux") {
@@ -24,7 +24,8 @@ export const libc = dlopen("libc.so.6", {
   close: { args: [i32], returns: i32 },
   pipe2: { args: [ptr, i32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 }, // variadic in C; an int third argument passes the same way
-  ioctl: { args: [i32, usize, ptr], returns: i32 }, // the request is an unsigned long: all 64 bits must be set
+  ioctl: { args: [i32, usize, ptr], returns: i32 },
+  shutdown: { args: [i32, i32], returns: i32 }, // the request is an unsigned long: all 64 bits must be set
   eventfd: { args: [u32, i32], returns: i32 },
   read: { args: [i32, ptr, usize], returns: i64 },
   write: { args: [i32, ptr, usize], returns: i64 },

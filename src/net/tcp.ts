@@ -4,7 +4,7 @@
 // Bounds: a connection holds no receive memory while idle (buffers are the ring's and go back
 // after each data callback); its queued outgoing bytes are bounded by maxQueuedBytes (copied) and
 // by the reactor's ChunkPool; its ops are at most one RECV, one SEND or SPLICE or POLL (+ its
-// LINK_TIMEOUT), one CLOSE/SHUTDOWN in flight.
+// LINK_TIMEOUT), one CLOSE in flight (the write side is shut down by a plain call: sockopt.ts).
 import { ptr as ptrOf } from "bun:ffi";
 import type { Reactor } from "../loop/reactor.ts";
 import type { BufferRing } from "../ffi/bufring.ts";
@@ -15,8 +15,8 @@ import { writePtr } from "../ffi/memory.ts";
 import * as sqe from "../ffi/sqe.ts";
 import {
   IOSQE_BUFFER_SELECT, IOSQE_IO_HARDLINK, IORING_CQE_F_MORE, IORING_CQE_F_BUFFER, IORING_CQE_BUFFER_SHIFT,
-  MSG_NOSIGNAL, MSG_WAITALL, SHUT_WR, SOCK_CLOEXEC, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ACCEPT,
-  IORING_OP_CLOSE, IORING_OP_SHUTDOWN, IORING_ASYNC_CANCEL_ALL, IORING_OP_SPLICE, IORING_OP_POLL_ADD,
+  MSG_NOSIGNAL, MSG_WAITALL, SOCK_CLOEXEC, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ACCEPT,
+  IORING_OP_CLOSE, IORING_ASYNC_CANCEL_ALL, IORING_OP_SPLICE, IORING_OP_POLL_ADD,
   SPLICE_F_NONBLOCK, O_NONBLOCK, POLLOUT,
 } from "../ffi/constants.ts";
 import {
@@ -24,9 +24,9 @@ import {
   errorFromResult,
 } from "../ffi/errno.ts";
 import { createListener, peerAddress, type SocketAddress } from "./sockaddr.ts";
-import { bytesQueued, setReceiveLowWater } from "./sockopt.ts";
+import { bytesQueued, setReceiveLowWater, shutdownWrite } from "./sockopt.ts";
 
-const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SHUTDOWN = 4, TAG_SPLICE = 5, TAG_WRITABLE = 6, TAG_RECV_INTO = 7;
+const TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_SPLICE = 5, TAG_WRITABLE = 6, TAG_RECV_INTO = 7;
 const TAG_ACCEPT = 1, TAG_SWEEP = 2, TAG_ACCEPT_RETRY = 3;
 
 /** Writes larger than this are sent from the caller's memory (held until sent), not copied. */
@@ -134,7 +134,6 @@ export class Connection implements Completer {
   #recvOp = 0;
   #sendOp = 0;
   #closeOp = 0;
-  #shutOp = 0;
   #closeError: Error | null = null;
   // Outgoing segments in order: pointer, length, and what keeps their memory alive (a Chunk the
   // pool gets back, or the caller's typed array). A small ring that grows when needed. A pipe's
@@ -226,7 +225,6 @@ export class Connection implements Completer {
     switch (tag) {
       case TAG_RECV: this.#onRecv(res, flags); break;
       case TAG_SEND: this.#onSend(res); break;
-      case TAG_SHUTDOWN: this.#onShutdown(res); break;
       case TAG_CLOSE: this.#onClosed(res); break;
       case TAG_SPLICE: this.#onSplice(res); break;
       case TAG_WRITABLE: this.#onWritable(res); break;
@@ -746,7 +744,7 @@ export class Connection implements Completer {
       this.state &= ~WANT_DRAIN;
       this.handler.onDrain?.(this);
     }
-    if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT)) this.#shutdownWrite();
+    if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT) && this.open) this.#shutdownWrite();
   }
 
   /** True when queued bytes are over the high-water mark: wait for onDrain before writing more. */
@@ -770,18 +768,9 @@ export class Connection implements Completer {
   #shutdownWrite(): void {
     this.state |= SHUT;
     if (this.state & READ_EOF) return this.close();
-    const r = this.reactor;
-    const w = r.prepare(this, TAG_SHUTDOWN, IORING_OP_SHUTDOWN);
-    sqe.prepShutdown(r.ring.sqe, w, this.fd, SHUT_WR);
-    this.#shutOp = r.lastOp;
+    if (shutdownWrite(this.fd) !== 0) return this.close(); // the peer reset it meanwhile: nothing to linger for
     this.deadline = performance.now() + LINGER_MS;
     this.startReading();
-  }
-
-  #onShutdown(res: number): void {
-    this.#shutOp = 0;
-    if (this.state & CLOSING) return this.#closeWhenDeferred();
-    if (res < 0 && this.open) this.close();
   }
 
   /** Close now: cancel what is in flight, drop what is queued. onClose follows, once. */
@@ -789,19 +778,17 @@ export class Connection implements Completer {
     if (this.state & (CLOSING | CLOSED)) return;
     this.state |= CLOSING;
     this.#closeError = error;
-    // IORING_OP_SHUTDOWN always runs in io-wq and looks the fd up only there: a CLOSE that ran first
-    // (the peer's FIN came while it waited) freed the fd number, and the SHUTDOWN then shut down
-    // whatever socket got that number next (another client's, an outgoing one). Found by the
-    // differential fuzzer (test/fuzz): fresh connections got EPIPE on their first write, about 1 in
-    // 1000 under load. So the CLOSE waits for the SHUTDOWN's completion (#onShutdown submits it).
-    // SPLICE too runs in io-wq and looks the socket up there; it never blocks (non-blocking socket),
-    // so the CLOSE waits for it too (#onSplice).
+    // SPLICE runs in io-wq and looks the socket up only there: a CLOSE that ran first would free the
+    // fd number, and the SPLICE would then write into whatever socket got that number next (the same
+    // hazard an IORING_OP_SHUTDOWN had, found by the differential fuzzer: fresh connections got EPIPE
+    // on their first write, ~1 in 1000 under load; shutdown is now a plain call, sockopt.ts). A
+    // SPLICE never blocks (non-blocking socket), so the CLOSE waits for it (#onSplice).
     this.#closeWhenDeferred();
   }
 
   /** Closing: submit the CLOSE unless it was submitted or an io-wq op still has to look the fd up. */
   #closeWhenDeferred(): void {
-    if (this.#closeOp !== 0 || this.#shutOp || this.state & SPLICING) return;
+    if (this.#closeOp !== 0 || this.state & SPLICING) return;
     this.#submitClose();
   }
 

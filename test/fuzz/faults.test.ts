@@ -178,11 +178,12 @@ describe("slowloris", () => {
 });
 
 describe("SHUTDOWN and CLOSE", () => {
-  test("a SHUTDOWN still in flight when the peer's FIN closes the connection never hits a socket that reused the fd", async () => {
-    // Each client gets a 400 (the server answers, then shuts down its side: an IORING_OP_SHUTDOWN that
-    // runs in io-wq) and sends its FIN right after, which closes the connection, while the other
-    // clients keep opening sockets in this process. Before the fix the CLOSE ran first, the fd number
-    // went to a new socket, and the late SHUTDOWN shut that one down: its first write got EPIPE.
+  test("shutting down the write side as the peer's FIN closes the connection never hits a socket that reused the fd", async () => {
+    // Each client gets a 400 (the server answers, then shuts down its side) and sends its FIN right
+    // after, which closes the connection, while the other clients keep opening sockets in this
+    // process. When the shutdown was an IORING_OP_SHUTDOWN (run late, in io-wq), the CLOSE could run
+    // first, the fd number went to a new socket, and the SHUTDOWN shut that one down: its first write
+    // got EPIPE. It is a plain shutdown() now, made while the fd is surely ours; this keeps it so.
     let bad = 0;
     let done = 0;
     const worker = async () => {
