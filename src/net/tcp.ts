@@ -16,7 +16,7 @@ import * as sqe from "../ffi/sqe.ts";
 import {
   IOSQE_BUFFER_SELECT, IOSQE_IO_HARDLINK, IORING_CQE_F_MORE, IORING_CQE_F_BUFFER, IORING_CQE_BUFFER_SHIFT,
   MSG_NOSIGNAL, MSG_WAITALL, SOCK_CLOEXEC, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ACCEPT,
-  IORING_OP_CLOSE, IORING_ASYNC_CANCEL_ALL, IORING_OP_SPLICE, IORING_OP_POLL_ADD,
+  IORING_OP_CLOSE, IORING_OP_SPLICE, IORING_OP_POLL_ADD,
   SPLICE_F_NONBLOCK, O_NONBLOCK, POLLOUT,
 } from "../ffi/constants.ts";
 import {
@@ -794,10 +794,14 @@ export class Connection implements Completer {
 
   #submitClose(): void {
     const r = this.reactor;
-    // Cancel every op on the fd, then close it; hard-linked so the close runs whatever the cancel found.
-    const cw = r.prepareUntracked();
-    sqe.prepCancelFd(r.ring.sqe, cw, this.fd, IORING_ASYNC_CANCEL_ALL);
-    sqe.setSqeFlags(r.ring.sqe, cw, IOSQE_IO_HARDLINK);
+    // Cancel the ops still in flight on the fd, then close it, hard-linked so the close runs whatever
+    // the cancels found. By user_data, a hash lookup each: a cancel by fd looks through every armed
+    // poll of the ring (all the other connections' RECVs), which made each close cost O(connections):
+    // 105 against 40 µs a request under `ab` without keep-alive, 5 000 idle connections open. Usually
+    // nothing is in flight (the peer's FIN ended the RECV).
+    r.reserveSqes(3);
+    if (this.#recvOp && r.cancel(this.#recvOp)) sqe.setSqeFlags(r.ring.sqe, r.lastSqe, IOSQE_IO_HARDLINK);
+    if (this.#sendOp && r.cancel(this.#sendOp)) sqe.setSqeFlags(r.ring.sqe, r.lastSqe, IOSQE_IO_HARDLINK);
     const w = r.prepare(this, TAG_CLOSE, IORING_OP_CLOSE);
     sqe.prepClose(r.ring.sqe, w, this.fd);
     this.#closeOp = r.lastOp;
