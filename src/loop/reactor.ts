@@ -314,6 +314,9 @@ export class Reactor {
     return true;
   }
 
+  // Cancels by fd look through every op in flight on the ring (every armed poll: each connection's
+  // RECV), so each costs O(ops in flight); cancel(handle) is a hash lookup. Not on any hot path.
+
   /** Cancel every op on a registered (direct) file slot. */
   cancelFixedFile(fileIndex: number): void {
     const w = this.prepareUntracked();
