@@ -22,7 +22,7 @@ import {
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
 import { STREAM_EVENTS } from "./apps/events.mjs";
 
-const SCENARIOS = ["plaintext", "pipelined", "json", "static-1k", "static-64k", "static-1m", "upload-4m", "stream", "idle-conns", "latency"];
+const SCENARIOS = ["plaintext", "pipelined", "json", "close", "static-1k", "static-64k", "static-1m", "upload-4m", "stream", "idle-conns", "latency"];
 const SERVERS = ["bun-uring", "bun", "node", "nginx", "c-uring"];
 const BASELINE = "bun";
 const PIPELINE_DEPTH = 16;
@@ -53,10 +53,11 @@ interface Scenario {
   pipeline: number; // requests per write; 1 = plain keep-alive
   idle: boolean; // the idle-conns scenario (no wrk)
   upload: boolean; // POSTs of UPLOAD_BYTES
+  close: boolean; // each request asks to close its connection (a new connection a request)
 }
 
 function scenario(name: string): Scenario {
-  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false, upload: false };
+  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false, upload: false, close: false };
   if (name === "pipelined") s.pipeline = PIPELINE_DEPTH;
   if (name === "json") s.path = "/json";
   if (name in STATIC_SIZES) s.path = `/static/${name.slice(7)}.bin`;
@@ -64,6 +65,7 @@ function scenario(name: string): Scenario {
   if (name === "idle-conns") s.idle = true;
   if (name === "upload-4m") Object.assign(s, { path: "/upload", connections: UPLOAD_CONNECTIONS, upload: true });
   if (name === "stream") s.path = "/stream";
+  if (name === "close") s.close = true;
   return s;
 }
 
@@ -228,6 +230,7 @@ async function runWrk(env: Env, port: number, sc: Scenario, seconds: number): Pr
   const script = join(benchDir, "wrk", sc.pipeline > 1 ? "pipeline.lua" : sc.upload ? "upload.lua" : "report.lua");
   const argv = [
     env.wrk!, "-t1", `-c${sc.connections}`, `-d${seconds}s`, "--latency", "--timeout", "5s", "-s", script,
+    ...(sc.close ? ["-H", "Connection: close"] : []),
     `http://127.0.0.1:${port}${sc.path}`, ...(sc.pipeline > 1 ? ["--", String(sc.pipeline)] : []),
   ];
   const p = start(pinned(1, argv), sc.upload ? { env: { ...process.env, UPLOAD_FILE: env.uploadFile, REPORT_LUA: join(benchDir, "wrk", "report.lua") } } : {});
