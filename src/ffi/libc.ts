@@ -24,8 +24,8 @@ export const libc = dlopen("libc.so.6", {
   close: { args: [i32], returns: i32 },
   pipe2: { args: [ptr, i32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 }, // variadic in C; an int third argument passes the same way
-  ioctl: { args: [i32, usize, ptr], returns: i32 },
-  shutdown: { args: [i32, i32], returns: i32 }, // the request is an unsigned long: all 64 bits must be set
+  ioctl: { args: [i32, usize, ptr], returns: i32 }, // the request is an unsigned long: all 64 bits must be set
+  shutdown: { args: [i32, i32], returns: i32 },
   eventfd: { args: [u32, i32], returns: i32 },
   read: { args: [i32, ptr, usize], returns: i64 },
   write: { args: [i32, ptr, usize], returns: i64 },

@@ -502,16 +502,10 @@ export class Connection implements Completer {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
     const len = s.length;
     if (len === 0) return true;
-    if (this.#queueFull(len)) return false;
-    let c = this.#tailChunk();
-    if (!c) return this.#poolExhausted();
-    if (CHUNK_SIZE - c.w < len) {
-      if (len > CHUNK_SIZE) return this.write(Buffer.from(s, "latin1"));
-      c = this.#freshChunk();
-      if (!c) return this.#poolExhausted();
-    }
-    const n = c.u8.latin1Write(s, c.w, len);
-    this.#commit(c, n);
+    if (len > CHUNK_SIZE) return this.write(Buffer.from(s, "latin1"));
+    const c = this.#chunkWithRoom(len);
+    if (!c) return false;
+    this.#commit(c, c.u8.latin1Write(s, c.w, len));
     this.#scheduleFlush();
     return true;
   }
@@ -522,17 +516,23 @@ export class Connection implements Completer {
     const most = s.length * 3;
     if (most === 0) return true;
     if (most > CHUNK_SIZE) return this.write(Buffer.from(s, "utf8"));
-    if (this.#queueFull(most)) return false;
-    let c = this.#tailChunk();
-    if (!c) return this.#poolExhausted();
-    if (CHUNK_SIZE - c.w < most) {
-      c = this.#freshChunk();
-      if (!c) return this.#poolExhausted();
-    }
-    const n = c.u8.utf8Write(s, c.w);
-    this.#commit(c, n);
+    const c = this.#chunkWithRoom(most);
+    if (!c) return false;
+    this.#commit(c, c.u8.utf8Write(s, c.w));
     this.#scheduleFlush();
     return true;
+  }
+
+  /**
+   * A chunk with `n` (<= CHUNK_SIZE) bytes of room at the queue's end: the tail, or a fresh one.
+   * Null, with the connection failed, past maxQueuedBytes or when the pool is exhausted.
+   */
+  #chunkWithRoom(n: number): Chunk | null {
+    if (this.#queueFull(n)) return null;
+    let c = this.#tailChunk();
+    if (c && CHUNK_SIZE - c.w < n) c = this.#freshChunk();
+    if (!c) this.#poolExhausted();
+    return c;
   }
 
   #freshChunk(): Chunk | null {

@@ -427,9 +427,9 @@ export function pieceLength(p: Piece): number {
   return typeof p === "string" ? Buffer.byteLength(p) : p.length;
 }
 
-/** One body chunk on the wire: as is, or framed for chunked coding (RFC 9112 §7.1). */
-export function writeChunk(conn: Connection, chunk: Piece, chunked: boolean, length = pieceLength(chunk)): void {
-  if (chunked) conn.writeLatin1(length.toString(16) + CRLF);
+/** One body chunk on the wire: as is, or framed for chunked coding (RFC 9112 §7.1); `length` if known. */
+export function writeChunk(conn: Connection, chunk: Piece, chunked: boolean, length?: number): void {
+  if (chunked) conn.writeLatin1((length ?? pieceLength(chunk)).toString(16) + CRLF); // counted only for the size line
   if (typeof chunk === "string") conn.writeUtf8(chunk);
   else conn.write(chunk.length >= 65536 ? chunk.slice() : chunk); // large ones are held, not copied: own them
   if (chunked) conn.writeLatin1(CRLF);
