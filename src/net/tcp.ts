@@ -524,6 +524,23 @@ export class Connection implements Completer {
   }
 
   /**
+   * Room for `n` (<= CHUNK_SIZE) bytes at the queue's end, for a caller that encodes in place (a
+   * framing line around a body chunk) instead of building a string: it writes `c.u8` from `c.w` on,
+   * then calls commit(c, written). Null when the connection no longer sends (or was failed: past
+   * maxQueuedBytes, pool exhausted).
+   */
+  reserve(n: number): Chunk | null {
+    if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return null;
+    return this.#chunkWithRoom(n);
+  }
+
+  /** Queue the `n` bytes written in place after reserve() returned `c` (nothing queued in between). */
+  commit(c: Chunk, n: number): void {
+    this.#commit(c, n);
+    this.#scheduleFlush();
+  }
+
+  /**
    * A chunk with `n` (<= CHUNK_SIZE) bytes of room at the queue's end: the tail, or a fresh one.
    * Null, with the connection failed, past maxQueuedBytes or when the pool is exhausted.
    */

@@ -7,6 +7,10 @@ import net from "node:net";
 import { serve } from "../../src/index.ts";
 
 const enc = new TextEncoder();
+const STREAM_PARTS: (string | Uint8Array)[] = [
+  "héllo ", "✓ ", "🌍\n", "é".repeat(15), "é".repeat(255), "\ud800x", "x".repeat(16),
+  new Uint8Array(3000).fill(65), new Uint8Array(40_000).fill(66), "long ".repeat(3000),
+];
 let cancelled = 0;
 let pulls = 0;
 
@@ -83,8 +87,10 @@ const server = serve({
     }
     if (path === "/untyped-blob") return new Response(new Blob(["blob bytes"]));
     if (path === "/strings-at-once" || path === "/strings-pulled") {
-      // String chunks are written as UTF-8 straight into the send queue: lengths count bytes.
-      const parts = ["héllo ", "✓ ", "🌍\n", "long ".repeat(3000)];
+      // String chunks are written as UTF-8 straight into the send queue: lengths count bytes. Some
+      // need a size line a digit longer than their length in UTF-16 units (15 -> 0x1e, 255 -> 0x1fe
+      // bytes; a lone surrogate becomes 3 bytes); bytes small and large are framed too.
+      const parts = STREAM_PARTS;
       if (path === "/strings-at-once") {
         return new Response(new ReadableStream({ start(c) { for (const p of parts) c.enqueue(p); c.close(); } }));
       }
@@ -157,7 +163,7 @@ test("a stream that ends at once goes out with a Content-Length, as Bun.serve se
 });
 
 test("string chunks: UTF-8 bytes, counted as bytes in the Content-Length and in each chunk size", async () => {
-  const want = Buffer.from("héllo ✓ 🌍\n" + "long ".repeat(3000));
+  const want = Buffer.concat(STREAM_PARTS.map((p) => Buffer.from(p as string)));
   const once = await fetch(`http://127.0.0.1:${server.port}/strings-at-once`);
   expect(once.headers.get("content-length")).toBe(String(want.length));
   expect(Buffer.compare(Buffer.from(await once.arrayBuffer()), want)).toBe(0);
@@ -171,14 +177,16 @@ test("string chunks: UTF-8 bytes, counted as bytes in the Content-Length and in 
   const body: Buffer[] = [];
   for (let p = headEnd + 4; ;) {
     const eol = raw.indexOf("\r\n", p);
-    const size = parseInt(raw.subarray(p, eol).toString(), 16);
+    const line = raw.subarray(p, eol).toString();
+    const size = parseInt(line, 16);
+    expect(line, "the size in lower-case hex, no leading zeros").toBe(size.toString(16));
     if (size === 0) break;
     sizes.push(size);
     body.push(raw.subarray(eol + 2, eol + 2 + size));
     expect(raw.subarray(eol + 2 + size, eol + 4 + size).toString(), "CRLF after the chunk data").toBe("\r\n");
     p = eol + 4 + size;
   }
-  expect(sizes).toEqual(["héllo ", "✓ ", "🌍\n", "long ".repeat(3000)].map((s) => Buffer.byteLength(s)));
+  expect(sizes).toEqual(STREAM_PARTS.map((p) => Buffer.from(p as string).length));
   expect(Buffer.compare(Buffer.concat(body), want)).toBe(0);
 });
 
