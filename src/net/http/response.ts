@@ -422,7 +422,7 @@ export async function collectChunks(reader: ChunkReader): Promise<Uint8Array> {
 export type Piece = Uint8Array | string;
 
 /** A piece's length in bytes on the wire. */
-export function pieceLength(p: Piece): number {
+function pieceLength(p: Piece): number {
   return typeof p === "string" ? Buffer.byteLength(p) : p.length;
 }
 
