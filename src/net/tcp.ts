@@ -93,7 +93,7 @@ const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHo
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
   FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048, LOWAT = 4096,
-  WANT_LARGE = 8192, RECV_LARGE = 16384;
+  WANT_LARGE = 8192, RECV_LARGE = 16384, CLOSE_ONCE_SENT = 32768;
 
 /**
  * What a RECV into a view (a large body) waits for before it completes, or the rest of the range
@@ -241,6 +241,7 @@ export class Connection implements Completer {
       const bufs = this.#recvBuffers();
       const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
       bufs.out++;
+      this.state &= ~CLOSE_ONCE_SENT; // the peer is still sending: close in stages after all (end())
       try {
         if (this.open) {
           const at = bid * bufs.bufferSize;
@@ -761,7 +762,7 @@ export class Connection implements Completer {
       this.state &= ~WANT_DRAIN;
       this.handler.onDrain?.(this);
     }
-    if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT) && this.open) this.#shutdownWrite();
+    if (this.#segCount === 0 && this.state & END_AFTER_FLUSH && !(this.state & SHUT) && this.open) this.#endSent();
   }
 
   /** True when queued bytes are over the high-water mark: wait for onDrain before writing more. */
@@ -775,11 +776,24 @@ export class Connection implements Completer {
 
   // ---- closing ------------------------------------------------------------------------------
 
-  /** Send what is queued, then half-close, then close when the peer finishes (lingering close). */
-  end(): void {
+  /**
+   * Send what is queued, then half-close, then close when the peer finishes (lingering close: a
+   * close with unread bytes would reset the connection, and a reset can erase the last response
+   * before the peer reads it, RFC 9112 §9.6). `closeOnceSent`: the peer said it sends nothing more
+   * and nothing more came (HTTP's Connection: close): close as soon as everything is sent, as nginx
+   * does when it sees no reason to linger; a byte received before then brings the lingering back.
+   */
+  end(closeOnceSent = false): void {
     if (!this.open || this.state & END_AFTER_FLUSH) return;
     this.state |= END_AFTER_FLUSH;
-    if (this.#segCount === 0 && !this.#sendOp) this.#shutdownWrite();
+    if (closeOnceSent) this.state |= CLOSE_ONCE_SENT;
+    if (this.#segCount === 0 && !this.#sendOp) this.#endSent();
+  }
+
+  /** Everything queued before end() is sent. */
+  #endSent(): void {
+    if (this.state & CLOSE_ONCE_SENT) this.close();
+    else this.#shutdownWrite();
   }
 
   #shutdownWrite(): void {

@@ -55,6 +55,8 @@ class Slot {
   /** Settled for good: later settle()/fail() calls are ignored (e.g. a 413 replaced the handler's answer). */
   final = false;
   keepAlive = true;
+  /** The request itself asked to close (Connection: close, or HTTP/1.0 without keep-alive). */
+  clientClose = false;
   versionMinor = 1;
   isHead = false;
   expectContinue = false;
@@ -73,6 +75,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #pendLen = 0;
   #queue: Slot[] = NO_SLOTS;
   #stopParsing = false;
+  /** Bytes came after a final request (and were dropped): the close must linger for them. */
+  #bytesAfterFinal = false;
   #writing = false; // a response is being streamed: later ones wait
   #bodyMode = BODY_NONE;
   #bodyLeft = 0;
@@ -120,7 +124,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   // ---- receiving ----------------------------------------------------------------------------
 
   onData(_c: Connection, buf: Uint8Array, start: number, end: number): void {
-    if (this.#stopParsing && this.#bodyMode === BODY_NONE) return; // nothing after a final request is processed
+    if (this.#stopParsing && this.#bodyMode === BODY_NONE) {
+      this.#bytesAfterFinal = true; // nothing after a final request is processed
+      return;
+    }
     if (this.#pendLen > 0 || this.#blocked()) {
       this.#append(buf, start, end);
       this.#processPending();
@@ -195,7 +202,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         if (this.#bodyMode !== BODY_NONE) return p;
         continue;
       }
-      if (this.#stopParsing) return end; // bytes after a final request are dropped
+      if (this.#stopParsing) {
+        this.#bytesAfterFinal = true; // bytes after a final request are dropped
+        return end;
+      }
       if (this.#blocked()) {
         this.#pause();
         return p;
@@ -209,6 +219,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         return end;
       }
       this.#headStartedAt = 0;
+      // Known before the handler answers (it may at once): bytes after the last request's body.
+      if (!head.keepAlive && p + n + (head.chunked || head.contentLength < 0 ? 0 : head.contentLength) < end) this.#bytesAfterFinal = true;
       this.#dispatch(buf, p, n);
       head.reset();
       p += n;
@@ -314,6 +326,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     slot.versionMinor = head.versionMinor;
     slot.isHead = head.method === "HEAD";
     slot.keepAlive = head.keepAlive && !core.stopping;
+    slot.clientClose = !head.keepAlive;
     if (!slot.keepAlive) this.#stopParsing = true; // Connection: close — nothing after it is processed
     let body: RequestBody | null = null;
     if (head.chunked || head.contentLength > 0) {
@@ -502,7 +515,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.#stopParsing = true;
       for (const s of q) if (s.req) this.core.pendingRequests--;
       q.length = 0;
-      this.conn.end();
+      // The client said this was its last request and sent nothing after it: no need to linger
+      // for more (a reset can only come of bytes that arrive after the close).
+      this.conn.end(slot.clientClose && !this.#bytesAfterFinal && this.#bodyMode === BODY_NONE && this.#pendLen === 0);
     }
   }
 
