@@ -433,11 +433,11 @@ export function writeChunk(conn: Connection, chunk: Piece, chunked: boolean): vo
       if (chunk.length * 3 + FRAME_MAX <= CHUNK_SIZE) return writeFramedString(conn, chunk);
       chunk = Buffer.from(chunk);
     } else if (chunk.length + FRAME_MAX <= SMALL_FRAME) return writeFramedBytes(conn, chunk);
-    writeFrameEdge(conn, chunk.length, true);
+    writeSizeLine(conn, chunk.length);
   }
   if (typeof chunk === "string") conn.writeUtf8(chunk);
   else conn.write(chunk.length >= 65536 ? chunk.slice() : chunk); // large ones are held, not copied: own them
-  if (chunked) writeFrameEdge(conn, 0, false);
+  if (chunked) writeCrlf(conn);
 }
 
 // Chunked framing is encoded in place in the send queue (Connection.reserve): a size string, its
@@ -454,24 +454,32 @@ function hexDigits(n: number): number {
   return d;
 }
 
+/** CRLF at u8[at]; returns the index after it. */
+function putCrlf(u8: Uint8Array, at: number): number {
+  u8[at] = 13;
+  u8[at + 1] = 10;
+  return at + 2;
+}
+
 /** `n` as `d` hex digits then CRLF at u8[at]; returns the index after the LF. */
 function putSizeLine(u8: Uint8Array, at: number, n: number, d: number): number {
   for (let i = at + d - 1; i >= at; i--) {
     u8[i] = HEX[n % 16]!;
     n = Math.floor(n / 16);
   }
-  u8[at + d] = 13;
-  u8[at + d + 1] = 10;
-  return at + d + 2;
+  return putCrlf(u8, at + d);
 }
 
-/** A chunk's size line before its data (`open`), or the CRLF after it. */
-function writeFrameEdge(conn: Connection, length: number, open: boolean): void {
-  const c = conn.reserve(open ? FRAME_MAX : 2);
-  if (c === null) return;
-  const at = c.w;
-  const end = open ? putSizeLine(c.u8, at, length, hexDigits(length)) : (c.u8[at] = 13, c.u8[at + 1] = 10, at + 2);
-  conn.commit(c, end - at);
+/** A chunk's size line, before data written on its own. */
+function writeSizeLine(conn: Connection, length: number): void {
+  const c = conn.reserve(FRAME_MAX);
+  if (c !== null) conn.commit(c, putSizeLine(c.u8, c.w, length, hexDigits(length)) - c.w);
+}
+
+/** The CRLF after a chunk's data. */
+function writeCrlf(conn: Connection): void {
+  const c = conn.reserve(2);
+  if (c !== null) conn.commit(c, putCrlf(c.u8, c.w) - c.w);
 }
 
 function writeFramedBytes(conn: Connection, bytes: Uint8Array): void {
@@ -480,9 +488,7 @@ function writeFramedBytes(conn: Connection, bytes: Uint8Array): void {
   const u8 = c.u8, at = c.w, n = bytes.length;
   const data = putSizeLine(u8, at, n, hexDigits(n));
   u8.set(bytes, data);
-  u8[data + n] = 13;
-  u8[data + n + 1] = 10;
-  conn.commit(c, data + n + 2 - at);
+  conn.commit(c, putCrlf(u8, data + n) - at);
 }
 
 /**
@@ -501,10 +507,7 @@ function writeFramedString(conn: Connection, s: string): void {
     u8.copyWithin(at + need + 2, at + d + 2, at + d + 2 + n);
     d = need;
   }
-  const end = putSizeLine(u8, at, n, d) + n;
-  u8[end] = 13;
-  u8[end + 1] = 10;
-  conn.commit(c, end + 2 - at);
+  conn.commit(c, putCrlf(u8, putSizeLine(u8, at, n, d) + n) - at);
 }
 
 /** A stream chunk as a piece: Uint8Array, any other view, ArrayBuffer or string (UTF-8), as Bun.serve takes them. */
