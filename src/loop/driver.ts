@@ -13,8 +13,8 @@
 //   how late one can be while we are active.
 // - parked: after PARK_AFTER_IDLE_TICKS ticks without a CQE, the ring's registered eventfd is
 //   enabled (IORING_CQ_EVENTFD_DISABLED cleared in shared memory, no syscall) and Bun sleeps in
-//   its own epoll with everything precise; a reader of the eventfd wakes us. Idle CPU is then
-//   Bun's own. The eventfd costs its ~70 us only on an idle-to-busy transition.
+//   its own epoll with everything precise; the eventfd wakes us through a socket Bun watches
+//   (loop/waker.ts). Idle CPU is then Bun's own.
 // With DEFER_TASKRUN the eventfd fires when completion work is queued and the CQ stays empty until
 // we enter with GETEVENTS, which every tick does (Ring.enter).
 import { readdirSync, readlinkSync } from "node:fs";
@@ -26,17 +26,14 @@ import { NativeRegion } from "../ffi/memory.ts";
 import { prepPollAdd, prepCancel64, prepTimeout, setUserData, setSqeFlags } from "../ffi/sqe.ts";
 import { UD_IGNORED } from "./ops.ts";
 import type { Reactor } from "./reactor.ts";
+import { Waker } from "./waker.ts";
 
 /** Longest wait in io_uring_enter while active: bounds how late a Bun timer fires (setTimeout, Bun.sleep). */
 export const ACTIVE_WAIT_MS = 1;
 /** Idle ticks (each up to ACTIVE_WAIT_MS) before parking on the eventfd. */
 export const PARK_AFTER_IDLE_TICKS = 3;
-/**
- * Parked without an eventfd reader, poll the CQ at this period instead: while unreferenced
- * (nothing may keep the process alive; the timer is unref'd), or while no reader can be made
- * (EMFILE; the timer is referenced then).
- */
-export const UNREF_POLL_MS = 10;
+/** Parked without a Waker (it could not be made: no fd left, io_uring limits), poll the CQ at this period. */
+export const PARKED_POLL_MS = 10;
 
 const INTERNAL_EPOLL_POLL = 1;
 /** The periodic (multishot) TIMEOUT that bounds waits while active; see #armTimer. */
@@ -73,7 +70,8 @@ export class Driver {
   #parked = false;
   #idleTicks = 0;
   #epollArmed = false;
-  #reader: ReadableStreamDefaultReader<any> | null = null;
+  /** null when it could not be made; then a timer polls while parked. */
+  #waker: Waker | null = null;
   #pollTimer: ReturnType<typeof setInterval> | null = null;
   #pollTimerRefd = false;
   /** External references (servers, listeners): Bun's ref()/unref(). */
@@ -82,9 +80,7 @@ export class Driver {
   readonly #stepBound = () => this.#step();
   // The next iteration, once the microtask queue is empty (see #step).
   readonly #hopBound = () => process.nextTick(this.#stepBound);
-  readonly #onEventfd = (r: { done: boolean }) => {
-    if (r.done || !this.#reader) return;
-    this.#readEventfd();
+  readonly #onWake = () => {
     if (this.#parked) this.#unpark(true);
   };
 
@@ -94,10 +90,20 @@ export class Driver {
     if (this.eventfd < 0) throw new Error("eventfd() failed");
     reactor.ring.registerEventfd(this.eventfd);
     reactor.ring.eventfdEnabled = false;
+    try {
+      this.#waker = new Waker(this.eventfd, this.#onWake);
+    } catch {
+      this.#waker = null;
+    }
   }
 
   get parked(): boolean {
     return this.#parked;
+  }
+
+  /** How a parked loop learns of completions: the Waker's socket, or a timer when it could not be made. */
+  get wakesBy(): "socket" | "poll" {
+    return this.#waker?.usable ? "socket" : "poll";
   }
 
   /** True while something referenced is pending: the process must stay alive. */
@@ -319,59 +325,37 @@ export class Driver {
   }
 
   /**
-   * Parked and referenced: a pending eventfd read keeps Bun alive. Parked and not: a weak poll.
-   * Parked, referenced and no reader could be made: a referenced poll that retries the reader.
+   * Parked: the Waker is armed, and keeps the process alive only while something referenced is
+   * pending. Parked without a usable Waker: a timer polls, referenced likewise.
    */
   #syncRef(): void {
-    const r = this.#r;
-    const live = r.ops.live > 0;
-    const wantReader = this.#parked && live && this.referenced;
-    if (wantReader && !this.#reader) {
-      try {
-        this.#reader = Bun.file(this.eventfd).stream().getReader() as ReadableStreamDefaultReader<any>;
-      } catch {
-        // Bun dups the eventfd for the stream, which fails with EMFILE exactly when a server has
-        // run out of fds (its accepts failing). That threw out of the tick and killed the process
-        // (test/net/tcp.test.ts, EMFILE case); instead we poll below until a reader can be made.
-        this.#reader = null;
-      }
-      this.#readEventfd();
-    } else if (!wantReader && this.#reader) {
-      const reader = this.#reader;
-      this.#reader = null;
-      reader.cancel().catch(() => {});
+    const live = this.#r.ops.live > 0;
+    const refd = this.#parked && live && this.referenced;
+    const waker = this.#waker?.usable ? this.#waker : null;
+    if (waker) {
+      if (this.#parked) waker.arm();
+      waker.ref(refd);
     }
-    const wantPoll = this.#parked && live && !this.#reader;
-    const pollRefd = this.referenced;
-    if (this.#pollTimer && (!wantPoll || this.#pollTimerRefd !== pollRefd)) {
+    const wantPoll = this.#parked && live && !waker;
+    if (this.#pollTimer && (!wantPoll || this.#pollTimerRefd !== refd)) {
       clearInterval(this.#pollTimer);
       this.#pollTimer = null;
     }
     if (wantPoll && !this.#pollTimer) {
       this.#pollTimer = setInterval(() => {
-        if (!this.#parked) return;
-        if (this.#r.poll(0) > 0) this.#unpark(false);
-        else if (!this.#reader && this.referenced) this.#syncRef(); // try the reader again
-      }, UNREF_POLL_MS);
-      if (!pollRefd) this.#pollTimer.unref();
-      this.#pollTimerRefd = pollRefd;
+        if (this.#parked && this.#r.poll(0) > 0) this.#unpark(false);
+      }, PARKED_POLL_MS);
+      if (!refd) this.#pollTimer.unref();
+      this.#pollTimerRefd = refd;
     }
-  }
-
-  #readEventfd(): void {
-    const reader = this.#reader;
-    reader?.read().then(this.#onEventfd, () => {
-      // A read that fails (not one cancelled by us) would leave us parked with nothing to wake us.
-      if (this.#reader !== reader) return;
-      this.#reader = null;
-      if (this.#parked) this.#unpark(false);
-    });
   }
 
   close(): void {
     this.#parked = false;
     this.#syncRef();
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#waker?.close();
+    this.#waker = null;
     libc.close(this.eventfd);
   }
 }

@@ -250,17 +250,23 @@ describe("an idle reactor", () => {
     expect(m.parked, "the driver was not parked when idle").toBe(true);
   }, 15000);
 
-  test.skipIf(!existsSync("/usr/bin/prlimit"))("parked with no fd left for the eventfd reader (EMFILE): completions still arrive (child, RLIMIT_NOFILE 64)", async () => {
-    const p = Bun.spawn(["/usr/bin/prlimit", "--nofile=64:64", BUN, join(import.meta.dir, "..", "fixtures", "park-emfile.ts")], { stdout: "pipe", stderr: "pipe" });
-    const done = await Promise.race([p.exited, sleep(5000).then(() => null)]);
-    if (done === null) p.kill();
-    const out = await new Response(p.stdout).text();
-    const err = await new Response(p.stderr).text();
-    expect(done, `child exit: got ${done === null ? "still running after 5 s" : done}, wanted 0; stderr: ${err.slice(0, 400)}`).toBe(0);
-    const m = JSON.parse(out.trim().split("\n").at(-1)!);
-    expect(m.res, `TIMEOUT res: got ${m.res}, wanted -62 (ETIME)`).toBe(-62);
-    expect(m.ticks, `ticks over the 300 ms wait: got ${m.ticks}, wanted < 100 (parked and polled, not spinning)`).toBeLessThan(100);
-  }, 10000);
+  for (const [mode, what, wakesBy] of [
+    ["after", "with no fd left once parked", "socket"],
+    ["before", "when no fd was left for its Waker (it polls instead)", "poll"],
+  ] as const) {
+    test.skipIf(!existsSync("/usr/bin/prlimit"))(`parked ${what} (EMFILE): completions still arrive (child, RLIMIT_NOFILE 64)`, async () => {
+      const p = Bun.spawn(["/usr/bin/prlimit", "--nofile=64:64", BUN, join(import.meta.dir, "..", "fixtures", "park-emfile.ts"), mode], { stdout: "pipe", stderr: "pipe" });
+      const done = await Promise.race([p.exited, sleep(5000).then(() => null)]);
+      if (done === null) p.kill();
+      const out = await new Response(p.stdout).text();
+      const err = await new Response(p.stderr).text();
+      expect(done, `child exit: got ${done === null ? "still running after 5 s" : done}, wanted 0; stderr: ${err.slice(0, 400)}`).toBe(0);
+      const m = JSON.parse(out.trim().split("\n").at(-1)!);
+      expect(m.res, `TIMEOUT res: got ${m.res}, wanted -62 (ETIME)`).toBe(-62);
+      expect(m.wakesBy, "how the parked driver is woken").toBe(wakesBy);
+      expect(m.ticks, `ticks over the 300 ms wait: got ${m.ticks}, wanted < 100 (parked, not spinning)`).toBeLessThan(100);
+    }, 10000);
+  }
 
   test("a process whose only listener is unref()'d exits by itself", async () => {
     const p = Bun.spawn([BUN, CHILD, "unref"], { stdout: "pipe", stderr: "pipe" });
