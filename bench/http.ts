@@ -22,7 +22,7 @@ import {
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
 import { STREAM_EVENTS } from "./apps/events.mjs";
 
-const SCENARIOS = ["plaintext", "pipelined", "json", "close", "static-1k", "static-64k", "static-1m", "upload-4m", "stream", "idle-conns", "latency"];
+const SCENARIOS = ["plaintext", "pipelined", "json", "close", "static-1k", "static-64k", "static-1m", "upload-4m", "stream", "idle-conns", "latency", "low-rate"];
 const SERVERS = ["bun-uring", "bun", "node", "nginx", "c-uring"];
 const BASELINE = "bun";
 const PIPELINE_DEPTH = 16;
@@ -32,6 +32,8 @@ const STATIC_SIZES: Record<string, number> = { "static-1k": 1024, "static-64k": 
 /** upload-4m: POSTs of this many bytes to /upload, which reads the body whole and answers its length. */
 const UPLOAD_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONNECTIONS = 4;
+/** low-rate: one connection, this long between a response and the next request (the server goes idle). */
+const LOW_RATE_GAP_MS = 20;
 const EX_UNAVAILABLE = 69; // what bench/apps/app.ts exits with when src/index.ts has no serve()
 
 const USAGE = `usage: bun bench/http.ts [--quick] [--scenarios a,b] [--servers x,y] [--rounds N] [--duration S]
@@ -54,14 +56,16 @@ interface Scenario {
   idle: boolean; // the idle-conns scenario (no wrk)
   upload: boolean; // POSTs of UPLOAD_BYTES
   close: boolean; // each request asks to close its connection (a new connection a request)
+  gapMs: number; // > 0: measured by bench/clients/sequential.ts with this pause between requests, not by wrk
 }
 
 function scenario(name: string): Scenario {
-  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false, upload: false, close: false };
+  const s: Scenario = { name, path: "/plaintext", connections: CONNECTIONS, pipeline: 1, idle: false, upload: false, close: false, gapMs: 0 };
   if (name === "pipelined") s.pipeline = PIPELINE_DEPTH;
   if (name === "json") s.path = "/json";
   if (name in STATIC_SIZES) s.path = `/static/${name.slice(7)}.bin`;
   if (name === "latency") s.connections = 1;
+  if (name === "low-rate") Object.assign(s, { connections: 1, gapMs: LOW_RATE_GAP_MS });
   if (name === "idle-conns") s.idle = true;
   if (name === "upload-4m") Object.assign(s, { path: "/upload", connections: UPLOAD_CONNECTIONS, upload: true });
   if (name === "stream") s.path = "/stream";
@@ -70,7 +74,7 @@ function scenario(name: string): Scenario {
 }
 
 /** The C server answers every request with the plaintext response, so it only fits these. */
-const C_SCENARIOS = new Set(["plaintext", "pipelined", "latency"]);
+const C_SCENARIOS = new Set(["plaintext", "pipelined", "latency", "low-rate"]);
 // nginx has no application to hand an upload to (it would discard the body unread) or to stream events from.
 const supports = (server: string, sc: string) =>
   (server !== "c-uring" || C_SCENARIOS.has(sc)) && (server !== "nginx" || (sc !== "upload-4m" && sc !== "stream"));
@@ -297,7 +301,7 @@ async function loadRun(env: Env, opts: Options, server: string, sc: Scenario): P
     // (at most twice, not in quick mode) and keep the quietest attempt.
     let best: Metrics | null = null;
     for (let attempt = 1; attempt <= (opts.quick ? 1 : 3); attempt++) {
-      const m = await measure(env, opts, p, port, sc);
+      const m = sc.gapMs > 0 ? await measureSpaced(opts, p, port, sc) : await measure(env, opts, p, port, sc);
       if (typeof m === "string") return { kind: "failed", reason: m };
       if (!best || m.otherCpuPct! < best.otherCpuPct!) best = m;
       if (m.otherCpuPct! <= NOISY_PCT) break;
@@ -311,6 +315,52 @@ async function loadRun(env: Env, opts: Options, server: string, sc: Scenario): P
     }
     return { kind: "ok", m };
   });
+}
+
+/**
+ * The low-rate scenario: bench/clients/sequential.ts sends a request sc.gapMs after each response, so
+ * the server idles between requests (an event loop parks, a CPU may sleep); CPU per request and
+ * each request's own latency.
+ */
+async function measureSpaced(opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
+  const busy0 = machineBusySeconds();
+  const self0 = selfCpuSeconds();
+  const cpu0 = treeCpu(p.pid);
+  const t0 = performance.now();
+  const c = start(pinned(1, [process.execPath, join(benchDir, "clients/sequential.ts"), String(port), String(opts.duration), sc.path, String(sc.gapMs)]));
+  live.add(c);
+  const code = await c.proc.exited;
+  live.delete(c);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu1 = treeCpu(p.pid);
+  const cpu = cpu1.total - cpu0.total;
+  const sys = cpu1.sys - cpu0.sys;
+  const busy = machineBusySeconds() - busy0;
+  const self = selfCpuSeconds() - self0;
+  await sleep(10); // let the output pumps finish
+  const m = /SEQ_JSON (\{.*\})/.exec(c.stdout.text);
+  if (code !== 0 || !m) return `sequential client exited ${code}: ${(c.stderr.last || c.stdout.last).slice(-300)}`;
+  const j = JSON.parse(m[1]!) as { requests: number; seconds: number; p50_us: number; p99_us: number };
+  const usage = c.proc.resourceUsage();
+  const clientCpu = usage ? Number(usage.cpuTime.total) / 1e6 : NaN;
+  if (j.requests === 0) return "the sequential client completed no request";
+  return {
+    rps: j.requests / j.seconds,
+    reqPerCpuSec: cpu > 0 ? j.requests / cpu : NaN,
+    userUsPerReq: ((cpu - sys) / j.requests) * 1e6,
+    sysUsPerReq: (sys / j.requests) * 1e6,
+    p50Us: j.p50_us,
+    p99Us: j.p99_us,
+    errors: 0,
+    non2xx: 0,
+    socketErrors: 0,
+    rssKB: treeRssKB(p.pid),
+    serverCpuPct: (cpu / wall) * 100,
+    clientCpuPct: (clientCpu / wall) * 100,
+    otherCpuPct: (Math.max(0, busy - cpu - clientCpu - self) / wall) * 100,
+    requests: j.requests,
+    cpuSec: cpu,
+  };
 }
 
 /**
@@ -456,6 +506,8 @@ function markdown(rep: Report): string {
     `Server pinned to CPU 0, \`wrk -t1\` pinned to CPU 1; ${c.rounds} round(s) of ${c.duration} s after ${c.warmup} s of warm-up, ` +
       `servers interleaved within each round; every figure is the median over the rounds (errors: the total). ` +
       `${c.connections} connections (latency: 1, upload-4m: ${UPLOAD_CONNECTIONS}), pipelined depth ${c.pipelineDepth}. ` +
+      `low-rate: one connection, a request ${LOW_RATE_GAP_MS} ms after each response, sent by bench/clients/sequential.ts instead of wrk ` +
+      `(its p50/p99 are the requests' own, its CPU in the wrk column). ` +
       `req/CPU-s = completed requests / (utime + stime of the server's process tree); user and sys µs/req split that CPU per request (stime is the kernel's TCP and I/O work). "vs bun" = ratio to Bun.serve.\n`,
   );
   out.push(`Command: \`${c.command}\`\n`);
@@ -521,7 +573,7 @@ function markdown(rep: Report): string {
     if (r.status === "failed" || r.failedRounds) notes.push(`- ${r.scenario} / ${r.server}: ${r.failedRounds} failed round(s): ${r.reason}`);
     if ((r.median.otherCpuPct ?? 0) > 10) notes.push(`- ${r.scenario} / ${r.server}: other processes on the machine used ${(r.median.otherCpuPct ?? 0).toFixed(0)}% of a CPU during the runs; these figures are noisy.`);
     const srv = r.median.serverCpuPct, cli = r.median.clientCpuPct;
-    if (r.scenario !== "latency" && srv != null && cli != null && srv < 80 && cli < 80)
+    if (r.scenario !== "latency" && r.scenario !== "low-rate" && srv != null && cli != null && srv < 80 && cli < 80)
       notes.push(`- ${r.scenario} / ${r.server}: neither the server (${srv.toFixed(0)}%) nor wrk (${cli.toFixed(0)}%) kept its core busy: the server stalls between responses (or the VM was descheduled); req/s understates what the CPU could do.`);
     if ((r.median.clientCpuPct ?? 0) > 90) notes.push(`- ${r.scenario} / ${r.server}: wrk used ${(r.median.clientCpuPct ?? 0).toFixed(0)}% of its core, so the client may be the limit, not the server; compare req/CPU-s rather than req/s.`);
   }

@@ -1,10 +1,12 @@
 // One connection, one request at a time, every latency kept: the percentiles of a sequential
 // client without wrk's histogram, and how often a request is slow (the tail's rate).
 //
-//   bun bench/clients/sequential.ts PORT [SECONDS] [PATH]       (run it pinned: taskset -c 1)
+//   bun bench/clients/sequential.ts PORT [SECONDS] [PATH] [GAP_MS]   (run it pinned: taskset -c 1)
 //
-// Prints one line: n, p50, p90, p99, p99.9, max (µs), and the requests over 300 µs per second; then
-// the same as `SEQ_JSON {...}` for bench/http.ts (scenario latency).
+// GAP_MS > 0 waits that long after each response before the next request (scenario low-rate: a
+// server that goes idle between requests). Prints one line: n, p50, p90, p99, p99.9, max (µs), and
+// the requests over 300 µs per second; then the same as `SEQ_JSON {...}` for bench/http.ts
+// (scenarios latency and low-rate).
 //
 // Unlike wrk's, these percentiles are of the requests themselves: wrk corrects its histogram for
 // coordinated omission (wrk.c, stats_correct: a latency of at least twice the mean interval adds
@@ -12,11 +14,12 @@
 // some eight slow requests. Both views are worth having; they answer different questions.
 import { responseLength } from "./framing.ts";
 
-const [portArg = "", secsArg = "5", path = "/plaintext"] = process.argv.slice(2);
+const [portArg = "", secsArg = "5", path = "/plaintext", gapArg = "0"] = process.argv.slice(2);
 const port = Number(portArg);
 const secs = Number(secsArg);
-if (!port || !(secs > 0)) {
-  process.stderr.write("usage: sequential.ts PORT [SECONDS] [PATH]\n");
+const gapMs = Number(gapArg);
+if (!port || !(secs > 0) || !(gapMs >= 0)) {
+  process.stderr.write("usage: sequential.ts PORT [SECONDS] [PATH] [GAP_MS]\n");
   process.exit(2);
 }
 const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
@@ -42,14 +45,17 @@ const socket = await Bun.connect({
         resolve();
         return;
       }
-      sentAt = performance.now();
-      s.write(request);
+      if (gapMs > 0) setTimeout(send, gapMs, s);
+      else send(s);
     },
     close: () => resolve(),
   },
 });
-sentAt = performance.now();
-socket.write(request);
+function send(s: { write(b: Uint8Array): number }): void {
+  sentAt = performance.now();
+  s.write(request);
+}
+send(socket);
 await done;
 
 const sorted = Float64Array.from(latencies).sort();
@@ -60,5 +66,5 @@ console.log(
     `max=${Math.round(sorted[sorted.length - 1]! * 1000)}µs slow(>300µs)/s=${(slow / secs).toFixed(1)}`,
 );
 console.log(`SEQ_JSON ${JSON.stringify({
-  requests: sorted.length, p50_us: at(0.5), p99_us: at(0.99), p999_us: at(0.999), slow_per_s: slow / secs,
+  requests: sorted.length, seconds: (performance.now() - start) / 1000, p50_us: at(0.5), p90_us: at(0.9), p99_us: at(0.99), p999_us: at(0.999), slow_per_s: slow / secs,
 })}`);
