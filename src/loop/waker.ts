@@ -9,7 +9,8 @@
 // DEFER_TASKRUN or COOP_TASKRUN, so its completion work is signalled to this thread (task work,
 // TWA_SIGNAL) and runs even while Bun sleeps in epoll_wait, which then finds the socket readable.
 // No thread of ours and no polling; each wake costs Bun a socket read and us one io_uring_enter to
-// re-arm.
+// re-arm. Bounds: one chain at a time (two SQEs; the ring has two entries), so at most one byte
+// waits in the socket.
 import type { Socket } from "bun";
 import { libc } from "../ffi/libc.ts";
 import { NativeRegion } from "../ffi/memory.ts";
@@ -63,7 +64,10 @@ export class Waker {
             if (this.#reap()) onWake();
           },
           close: () => {
+            // Only if the pair broke: wake the driver, whose next park then polls instead.
+            const wasOpen = this.#socket !== null;
             this.#socket = null;
+            if (wasOpen && !this.#closed) onWake();
           },
         },
       } as unknown as Parameters<typeof Bun.connect>[0]);
