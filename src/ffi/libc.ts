@@ -13,6 +13,7 @@ const usize = u64;
 export const libc = dlopen("libc.so.6", {
   mmap: { args: [ptr, usize, i32, i32, i32, i64], returns: ptr },
   munmap: { args: [ptr, usize], returns: i32 },
+  madvise: { args: [ptr, usize, i32], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
   socketpair: { args: [i32, i32, i32, ptr], returns: i32 },
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
@@ -41,6 +42,7 @@ export function errno(): number {
 
 export const PROT_READ = 1, PROT_WRITE = 2;
 export const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000;
+export const MADV_DONTNEED = 4;
 export const RLIMIT_NOFILE = 7;
 export const F_SETFL = 4, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
 

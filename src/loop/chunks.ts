@@ -1,10 +1,17 @@
 // Fixed-size native chunks for outgoing bytes. A SEND reads its memory until its CQE, so queued
 // bytes live here (never in a movable JS typed array). Chunks come from 1 MiB slabs and go back
-// to a free list; untouched pages cost no RSS, so idle connections hold nothing.
+// to a free list; untouched pages cost no RSS, so idle connections hold nothing. A burst touches
+// a page or more of as many chunks as responses were in flight at once (10 000 connections
+// answered together: ~40 MB), and the pool keeps them: trim() gives those pages back when the loop
+// goes idle, all but the TRIM_KEEP most recently used chunks.
+import type { Pointer } from "bun:ffi";
+import { libc, MADV_DONTNEED } from "../ffi/libc.ts";
 import { NativeRegion } from "../ffi/memory.ts";
 
 export const CHUNK_SIZE = 16384;
 const CHUNKS_PER_SLAB = 64;
+/** Free chunks trim() leaves alone: the top of the free stack, the next ones take() hands out. */
+export const TRIM_KEEP = 64;
 
 /** Buffer's fast string writers (Bun and Node have them; @types/node does not declare them). */
 export interface ChunkBytes extends Uint8Array {
@@ -17,6 +24,8 @@ export class Chunk {
   readonly u8: ChunkBytes;
   /** Bytes written / bytes already sent, in [0, CHUNK_SIZE]. */
   w = 0;
+  /** Taken since its pages were last given back (or since the slab was made): trim() has work. */
+  used = false;
   constructor(ptr: number, slab: NativeRegion, offset: number) {
     this.ptr = ptr;
     this.u8 = Buffer.from(slab.buffer, offset, CHUNK_SIZE) as unknown as ChunkBytes;
@@ -28,6 +37,8 @@ export class ChunkPool {
   readonly maxBytes: number;
   readonly #slabs: NativeRegion[] = [];
   readonly #free: Chunk[] = [];
+  /** The bottom #cleanBelow chunks of #free have had their pages given back since they were last used. */
+  #cleanBelow = 0;
   inUse = 0;
 
   constructor(maxBytes = 256 * 1024 * 1024) {
@@ -41,6 +52,7 @@ export class ChunkPool {
   /** A chunk with w = 0, or null when the pool's bound is reached. */
   take(): Chunk | null {
     let c = this.#free.pop();
+    if (this.#free.length < this.#cleanBelow) this.#cleanBelow = this.#free.length;
     if (!c) {
       if ((this.#slabs.length + 1) * CHUNKS_PER_SLAB * CHUNK_SIZE > this.maxBytes) return null;
       const slab = new NativeRegion(CHUNKS_PER_SLAB * CHUNK_SIZE);
@@ -49,6 +61,7 @@ export class ChunkPool {
       c = new Chunk(slab.ptr, slab, 0);
     }
     c.w = 0;
+    c.used = true;
     this.inUse++;
     return c;
   }
@@ -56,6 +69,25 @@ export class ChunkPool {
   give(c: Chunk): void {
     this.inUse--;
     this.#free.push(c);
+  }
+
+  /**
+   * Give back to the kernel the pages of free chunks used since the last trim, all but the TRIM_KEEP
+   * most recently freed (a later write faults in zeroed pages). Returns how many chunks it trimmed.
+   */
+  trim(keep = TRIM_KEEP): number {
+    const free = this.#free;
+    const end = free.length - keep;
+    let n = 0;
+    for (let i = this.#cleanBelow; i < end; i++) {
+      const c = free[i]!;
+      if (!c.used) continue; // never written since: no pages to give back
+      libc.madvise(c.ptr as unknown as Pointer, CHUNK_SIZE, MADV_DONTNEED);
+      c.used = false;
+      n++;
+    }
+    if (end > this.#cleanBelow) this.#cleanBelow = end;
+    return n;
   }
 
   close(): void {

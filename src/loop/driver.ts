@@ -301,6 +301,7 @@ export class Driver {
         return;
       }
     }
+    r.trimIdle();
     this.#parked = true;
     r.ring.eventfdEnabled = true;
     // Completion work queued before the eventfd was enabled would never signal it: collect it now.

@@ -138,6 +138,11 @@ export class Reactor {
   get chunks(): ChunkPool {
     return (this.#chunks ??= new ChunkPool(this.#maxSendBytes));
   }
+
+  /** The loop goes idle (driver.ts, parking): give back the pages of send chunks a burst touched. */
+  trimIdle(): void {
+    this.#chunks?.trim();
+  }
   #maxSendBytes = 256 * 1024 * 1024;
 
   /** Ask for `f.flush()` before the next submission (once per iteration however often asked). */

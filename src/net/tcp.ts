@@ -85,7 +85,7 @@ const NO_HOLDS: never[] = [];
 
 // Segment rings of the first size (SEG_RING_MIN) that emptied: a connection holds one only while it
 // has bytes queued, so an idle keep-alive connection costs no ring (three arrays, ~230 bytes).
-// Bound: SEG_POOL_MAX rings per thread; past it an emptied ring is left to the GC.
+// Bound: SEG_POOL_MAX rings per thread; past it an emptied ring is dropped for the GC.
 const SEG_RING_MIN = 4;
 const SEG_POOL_MAX = 1024;
 const poolPtr: (typeof NO_SEGS)[] = [], poolLen: (typeof NO_SEGS)[] = [], poolHold: (Chunk | Uint8Array | SendHold | null)[][] = [];
@@ -717,12 +717,18 @@ export class Connection implements Completer {
     this.#afterFlushed();
   }
 
-  /** An empty ring goes back to the pool (its holds are all null once consumed). */
+  /**
+   * An empty ring of the first size goes back to the pool (its holds are all null once consumed),
+   * or to the GC when the pool is full: an idle connection keeps none. A grown ring stays with its
+   * connection, which has queued that much before.
+   */
   #releaseSegs(): void {
-    if (this.#segCount !== 0 || this.#segPtr.length !== SEG_RING_MIN || poolPtr.length >= SEG_POOL_MAX) return;
-    poolPtr.push(this.#segPtr);
-    poolLen.push(this.#segLen);
-    poolHold.push(this.#segHold);
+    if (this.#segCount !== 0 || this.#segPtr.length !== SEG_RING_MIN) return;
+    if (poolPtr.length < SEG_POOL_MAX) {
+      poolPtr.push(this.#segPtr);
+      poolLen.push(this.#segLen);
+      poolHold.push(this.#segHold);
+    }
     this.#segPtr = this.#segLen = NO_SEGS;
     this.#segHold = NO_HOLDS;
     this.#segHead = 0;
