@@ -11,7 +11,7 @@
 //   setImmediate(tick) lets Bun's loop run one pass (its epoll_pwait2 gets timeout 0 because an
 //   immediate is pending) before the next tick. Bun's timers are not fds: ACTIVE_WAIT_MS bounds
 //   how late one can be while we are active.
-// - parked: after PARK_AFTER_IDLE_TICKS ticks without a CQE, the ring's registered eventfd is
+// - parked: after PARK_AFTER_IDLE_MS without a CQE, the ring's registered eventfd is
 //   enabled (IORING_CQ_EVENTFD_DISABLED cleared in shared memory, no syscall) and Bun sleeps in
 //   its own epoll with everything precise; the eventfd wakes us through a socket Bun watches
 //   (loop/waker.ts). Idle CPU is then Bun's own.
@@ -30,8 +30,8 @@ import { Waker } from "./waker.ts";
 
 /** Longest wait in io_uring_enter while active: bounds how late a Bun timer fires (setTimeout, Bun.sleep). */
 export const ACTIVE_WAIT_MS = 1;
-/** Idle ticks (each up to ACTIVE_WAIT_MS) before parking on the eventfd. */
-export const PARK_AFTER_IDLE_TICKS = 3;
+/** Time without a completion before parking (the reactor's clock, read at each kernel entry). */
+export const PARK_AFTER_IDLE_MS = 3;
 /** Parked without a Waker (it could not be made: no fd left, io_uring limits), poll the CQ at this period. */
 export const PARKED_POLL_MS = 10;
 
@@ -68,7 +68,8 @@ export class Driver {
   readonly #timerTs = new NativeRegion(16);
   #looping = false; // inside #tick's loop, microtask hops included: it will submit what is queued
   #parked = false;
-  #idleTicks = 0;
+  /** When a tick last brought work (reactor clock): idle since then. */
+  #workAt = 0;
   #epollArmed = false;
   /** null when it could not be made; then a timer polls while parked. */
   #waker: Waker | null = null;
@@ -227,8 +228,7 @@ export class Driver {
       this.#inTick = false;
     }
     const work = n - (bunWoke ? 1 : 0) - this.#timerHits;
-    if (work > 0) this.#idleTicks = 0;
-    else this.#idleTicks++;
+    if (work > 0) this.#workAt = r.now;
     return !(bunWoke || work <= 0 || r.closed || r.now >= budgetEnd || (r.ops.live === 0 && r.ring.sqPending === 0));
   }
 
@@ -252,11 +252,11 @@ export class Driver {
     if (r.closed) return;
     if (r.ops.live === 0 && r.ring.sqPending === 0) {
       // Nothing in flight: nothing to wait for. The next submission schedules a tick.
-      this.#idleTicks = 0;
+      this.#workAt = r.now;
       this.#syncRef();
       return;
     }
-    if (this.#idleTicks >= PARK_AFTER_IDLE_TICKS && r.ring.sqPending === 0) this.#park();
+    if (r.now - this.#workAt >= PARK_AFTER_IDLE_MS && r.ring.sqPending === 0) this.#park();
     else {
       this.#scheduled = true;
       setImmediate(this.#tickBound);
@@ -295,7 +295,7 @@ export class Driver {
       if (r.closed) return;
       if (r.stats.completions !== before || r.ring.sqPending > 0) {
         // Real work arrived meanwhile: stay active.
-        this.#idleTicks = 0;
+        this.#workAt = r.now;
         this.#scheduled = true;
         setImmediate(this.#tickBound);
         return;
@@ -316,7 +316,7 @@ export class Driver {
     if (!this.#parked) return;
     this.#parked = false;
     this.#r.ring.eventfdEnabled = false;
-    this.#idleTicks = 0;
+    this.#workAt = performance.now();
     this.#r.stats.wakes++;
     if (now) this.#tickBound();
     else if (!this.#scheduled && !this.#inTick) {
