@@ -252,13 +252,37 @@ async function runWrk(env: Env, port: number, sc: Scenario, seconds: number): Pr
 
 const NOISY_PCT = 25;
 
+/** What a load generator reports of one measured run. */
+interface Load {
+  requests: number;
+  seconds: number;
+  p50Us: number;
+  p99Us: number;
+  non2xx: number;
+  socketErrors: number;
+  clientCpuSec: number;
+}
+
 /** One measured wrk run against an already started, warmed-up server. */
-async function measure(env: Env, opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
+function measure(env: Env, opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
+  return measureWhile(p, async () => {
+    const w = await runWrk(env, port, sc, opts.duration);
+    if (typeof w === "string") return w;
+    if (w.requests === 0) return "wrk completed no request";
+    return {
+      requests: w.requests, seconds: w.duration_us / 1e6, p50Us: w.p50_us, p99Us: w.p99_us,
+      non2xx: w.status, socketErrors: w.connect + w.read + w.write + w.timeout, clientCpuSec: w.clientCpuSec,
+    };
+  });
+}
+
+/** The server's CPU, the machine's and RSS around one run of a load generator, as Metrics. */
+async function measureWhile(p: Proc, run: () => Promise<Load | string>): Promise<Metrics | string> {
   const busy0 = machineBusySeconds();
   const self0 = selfCpuSeconds();
   const cpu0 = treeCpu(p.pid);
   const t0 = performance.now();
-  const w = await runWrk(env, port, sc, opts.duration);
+  const w = await run();
   const wall = (performance.now() - t0) / 1000;
   const cpu1 = treeCpu(p.pid);
   const cpu = cpu1.total - cpu0.total;
@@ -268,20 +292,17 @@ async function measure(env: Env, opts: Options, p: Proc, port: number, sc: Scena
   const rssKB = treeRssKB(p.pid);
   if (typeof w === "string") return w;
   const others = Math.max(0, busy - cpu - w.clientCpuSec - self);
-  if (w.requests === 0) return "wrk completed no request";
-  const secs = w.duration_us / 1e6;
-  const socketErrors = w.connect + w.read + w.write + w.timeout;
   return {
-    rps: w.requests / secs,
+    rps: w.requests / w.seconds,
     reqPerCpuSec: cpu > 0 ? w.requests / cpu : NaN,
     // Where a request's CPU goes: the kernel's part (TCP, io_uring or epoll) and the process's own.
     userUsPerReq: ((cpu - sys) / w.requests) * 1e6,
     sysUsPerReq: (sys / w.requests) * 1e6,
-    p50Us: w.p50_us,
-    p99Us: w.p99_us,
-    errors: w.status + socketErrors,
-    non2xx: w.status,
-    socketErrors,
+    p50Us: w.p50Us,
+    p99Us: w.p99Us,
+    errors: w.non2xx + w.socketErrors,
+    non2xx: w.non2xx,
+    socketErrors: w.socketErrors,
     rssKB,
     serverCpuPct: (cpu / wall) * 100,
     clientCpuPct: (w.clientCpuSec / wall) * 100,
@@ -322,45 +343,21 @@ async function loadRun(env: Env, opts: Options, server: string, sc: Scenario): P
  * the server idles between requests (an event loop parks, a CPU may sleep); CPU per request and
  * each request's own latency.
  */
-async function measureSpaced(opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
-  const busy0 = machineBusySeconds();
-  const self0 = selfCpuSeconds();
-  const cpu0 = treeCpu(p.pid);
-  const t0 = performance.now();
-  const c = start(pinned(1, [process.execPath, join(benchDir, "clients/sequential.ts"), String(port), String(opts.duration), sc.path, String(sc.gapMs)]));
-  live.add(c);
-  const code = await c.proc.exited;
-  live.delete(c);
-  const wall = (performance.now() - t0) / 1000;
-  const cpu1 = treeCpu(p.pid);
-  const cpu = cpu1.total - cpu0.total;
-  const sys = cpu1.sys - cpu0.sys;
-  const busy = machineBusySeconds() - busy0;
-  const self = selfCpuSeconds() - self0;
-  await sleep(10); // let the output pumps finish
-  const m = /SEQ_JSON (\{.*\})/.exec(c.stdout.text);
-  if (code !== 0 || !m) return `sequential client exited ${code}: ${(c.stderr.last || c.stdout.last).slice(-300)}`;
-  const j = JSON.parse(m[1]!) as { requests: number; seconds: number; p50_us: number; p99_us: number };
-  const usage = c.proc.resourceUsage();
-  const clientCpu = usage ? Number(usage.cpuTime.total) / 1e6 : NaN;
-  if (j.requests === 0) return "the sequential client completed no request";
-  return {
-    rps: j.requests / j.seconds,
-    reqPerCpuSec: cpu > 0 ? j.requests / cpu : NaN,
-    userUsPerReq: ((cpu - sys) / j.requests) * 1e6,
-    sysUsPerReq: (sys / j.requests) * 1e6,
-    p50Us: j.p50_us,
-    p99Us: j.p99_us,
-    errors: 0,
-    non2xx: 0,
-    socketErrors: 0,
-    rssKB: treeRssKB(p.pid),
-    serverCpuPct: (cpu / wall) * 100,
-    clientCpuPct: (clientCpu / wall) * 100,
-    otherCpuPct: (Math.max(0, busy - cpu - clientCpu - self) / wall) * 100,
-    requests: j.requests,
-    cpuSec: cpu,
-  };
+function measureSpaced(opts: Options, p: Proc, port: number, sc: Scenario): Promise<Metrics | string> {
+  return measureWhile(p, async () => {
+    const c = start(pinned(1, [process.execPath, join(benchDir, "clients/sequential.ts"), String(port), String(opts.duration), sc.path, String(sc.gapMs)]));
+    live.add(c);
+    const code = await c.proc.exited;
+    live.delete(c);
+    await sleep(10); // let the output pumps finish
+    const m = /SEQ_JSON (\{.*\})/.exec(c.stdout.text);
+    if (code !== 0 || !m) return `sequential client exited ${code}: ${(c.stderr.last || c.stdout.last).slice(-300)}`;
+    const j = JSON.parse(m[1]!) as { requests: number; seconds: number; p50_us: number; p99_us: number };
+    if (j.requests === 0) return "the sequential client completed no request";
+    const usage = c.proc.resourceUsage();
+    const clientCpuSec = usage ? Number(usage.cpuTime.total) / 1e6 : NaN;
+    return { requests: j.requests, seconds: j.seconds, p50Us: j.p50_us, p99Us: j.p99_us, non2xx: 0, socketErrors: 0, clientCpuSec };
+  });
 }
 
 /**
