@@ -53,8 +53,9 @@ export class Waker {
     try {
       // Two SQEs at most in flight; flags 0: see the head comment.
       this.#ring = ring = new Ring({ entries: 2, cqEntries: 4, flags: 0 });
-      // open() runs inside Bun.connect, so the socket is ours (and unref'd below) before it returns.
-      void Bun.connect({
+      // open() runs inside Bun.connect, so the socket is ours (and unref'd below) before it returns;
+      // its promise is not needed, but a rejection must not go unhandled (that ends the process).
+      const adopted = Bun.connect({
         fd: readFd,
         socket: {
           open: (s: Socket<undefined>) => {
@@ -71,6 +72,7 @@ export class Waker {
           },
         },
       } as unknown as Parameters<typeof Bun.connect>[0]);
+      adopted.catch(() => {});
       if (!this.#socket) throw new Error("Bun.connect({ fd }) did not adopt the wake socket");
     } catch (e) {
       if (!this.#socket) libc.close(readFd);
