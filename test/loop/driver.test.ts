@@ -202,6 +202,55 @@ describe("Bun keeps working beside an active reactor", () => {
     }
   });
 
+  test("a reactor in a Worker parks and is woken by its own Waker: echo round trips after each park", async () => {
+    const w = new Worker(join(import.meta.dir, "..", "fixtures", "worker-echo.ts"));
+    const replies: Record<string, unknown>[] = [];
+    let waiter: (() => void) | null = null;
+    w.onmessage = (e) => {
+      replies.push(e.data as Record<string, unknown>);
+      waiter?.();
+    };
+    const next = async (): Promise<Record<string, unknown>> => {
+      if (!replies.length) await Promise.race([new Promise<void>((res) => (waiter = res)), sleep(3000)]);
+      waiter = null;
+      const m = replies.shift();
+      if (!m) throw new Error("no message from the Worker within 3 s");
+      return m;
+    };
+    try {
+      const { port } = (await next()) as { port: number };
+      const net = await import("node:net");
+      for (let i = 0; i < 3; i++) {
+        // Parked between the listener's sweeps (every 100 ms while it has connections, then ~3 ms active).
+        let before = { parked: false, wakes: 0, wakesBy: "" };
+        for (let k = 0; k < 50 && !before.parked; k++) {
+          await sleep(20);
+          w.postMessage("stats");
+          before = (await next()) as typeof before;
+        }
+        expect(before.parked, `round ${i}: the Worker's reactor parked: ${JSON.stringify(before)}`).toBe(true);
+        expect(before.wakesBy).toBe("socket");
+        const got = await new Promise<string>((res) => {
+          const c = net.connect(port, "127.0.0.1", () => c.write(`w${i}`));
+          c.on("data", (d) => {
+            c.end();
+            res(d.toString());
+          });
+          c.on("error", () => res("error"));
+          setTimeout(() => res("timeout"), 2000);
+        });
+        expect(got, `round ${i} echo from the Worker`).toBe(`w${i}`);
+        w.postMessage("stats");
+        const after = (await next()) as { wakes: number };
+        expect(after.wakes, "the Worker's reactor was woken from its park").toBeGreaterThan(before.wakes);
+      }
+      w.postMessage("stop");
+      expect(await next()).toEqual({ stopped: true });
+    } finally {
+      w.terminate();
+    }
+  });
+
   test("the reactor still serves while Bun works: an echo round trip through node:net", async () => {
     const net = await import("node:net");
     const got = await new Promise<string>((res, rej) => {
