@@ -462,7 +462,8 @@ describe("request bodies: read the same as with Bun.serve", () => {
       for (const i of IMPLS) {
         const port = p.servers[i].port;
         const r = await fetch(`http://127.0.0.1:${port}/p?k=${kind}`, init());
-        out[i] = `${r.status} ${(await r.text()).replaceAll(String(port), "PORT")}`;
+        // The port as it appears in a URL: a bare number could be a checksum that happens to equal it.
+        out[i] = `${r.status} ${(await r.text()).replaceAll(`:${port}`, ":PORT")}`;
       }
       expect(out.uring, `${name}: got ${out.uring.slice(0, 200)}, wanted (as Bun.serve) ${out.bun.slice(0, 200)}`).toBe(out.bun);
     });
