@@ -37,7 +37,10 @@ const MAX_IOV = 5;
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** After our side shut down writing, wait this long for the peer's FIN before closing (lingering close). */
 export const LINGER_MS = 2_000;
-/** How often connection deadlines are checked; deadlines fire up to this late. */
+/**
+ * A listener sweeps its connections when their earliest deadline comes, but never sooner than this
+ * after scheduling: deadlines fire up to this late, and nearby ones are taken in one sweep.
+ */
 export const SWEEP_MS = 100;
 /** After accept fails with EMFILE/ENFILE, try again this soon even if no connection closes. */
 const ACCEPT_RETRY_MS = 100;
@@ -123,8 +126,15 @@ export class Connection implements Completer {
   handler: ConnectionHandler;
   /** Free for the owner (Bun's socket.data). */
   data: unknown = undefined;
+  #deadline = 0;
   /** ms timestamp (performance.now()) after which onTimeout runs; 0 = none. */
-  deadline = 0;
+  get deadline(): number {
+    return this.#deadline;
+  }
+  set deadline(at: number) {
+    this.#deadline = at;
+    if (at !== 0) this.listener?.sweepBy(at);
+  }
   /** Deadline for a SEND that cannot complete (client stopped reading). */
   sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
   /** Bound on copied bytes queued for sending; writing past it fails the connection. */
@@ -613,14 +623,23 @@ export class Connection implements Completer {
     // listener's connection, the listener's sweep cuts a SEND pending that long (sendSince): a
     // LINK_TIMEOUT per response arms and cancels a kernel timer each time (a timer reprogram, a VM
     // exit here), and the sweep also covers small SENDs when idleTimeout is 0.
-    this.sendSince = r.now;
     if (this.sendTimeoutMs > 0 && (this.queued > this.highWaterMark || (this.listener === null && total > 65536))) {
       r.linkTimeout(w, this.sendTimeoutMs, null);
     }
+    this.#sendPending(r.now); // after the link: it may queue the sweep's TIMEOUT
   }
 
   /** reactor.now when the SEND in flight was submitted; 0 when none is. */
   sendSince = 0;
+
+  /**
+   * A send from `now` on: a listener's sweep cuts it after sendTimeoutMs (see #send). It may queue an
+   * SQE (the sweep's TIMEOUT), so never between an op and its LINK_TIMEOUT.
+   */
+  #sendPending(now: number): void {
+    this.sendSince = now;
+    if (this.sendTimeoutMs > 0) this.listener?.sweepBy(now + this.sendTimeoutMs);
+  }
   /** SPLICEs in a row that moved nothing (EAGAIN) although POLL said the socket had room. */
   #stalls = 0;
 
@@ -643,7 +662,7 @@ export class Connection implements Completer {
     this.#sendOp = r.lastOp;
     this.#inflight = len;
     this.state |= SPLICING;
-    this.sendSince = r.now;
+    this.#sendPending(r.now);
   }
 
   #onSplice(res: number): void {
@@ -677,8 +696,8 @@ export class Connection implements Completer {
     this.#sendOp = r.lastOp;
     this.#inflight = 0;
     // A client that stops reading: cut after sendTimeoutMs without room (the listener's sweep, or here).
-    if (this.sendSince === 0) this.sendSince = r.now;
     if (this.sendTimeoutMs > 0 && this.listener === null) r.linkTimeout(w, this.sendTimeoutMs, null);
+    if (this.sendSince === 0) this.#sendPending(r.now); // after the link: it may queue the sweep's TIMEOUT
   }
 
   #onWritable(res: number): void {
@@ -899,6 +918,8 @@ export class Listener implements Completer {
   #head: Connection | null = null;
   #acceptOp = 0;
   #sweepOp = 0;
+  /** When the scheduled sweep runs (performance.now() ms); Infinity while none is. */
+  sweepAt = Infinity;
   #retryOp = 0;
   #stopped = false;
   #closedFd = false;
@@ -935,8 +956,11 @@ export class Listener implements Completer {
     this.#acceptOp = r.lastOp;
   }
 
-  complete(res: number, flags: number, tag: number): void {
-    if (tag === TAG_SWEEP) return this.#sweep();
+  complete(res: number, flags: number, tag: number, op: number): void {
+    if (tag === TAG_SWEEP) {
+      if (op === this.#sweepOp) this.#sweep(); // else one that sweepBy() cancelled for an earlier one
+      return;
+    }
     if (tag === TAG_ACCEPT_RETRY) {
       this.#retryOp = 0;
       return this.#armAccept();
@@ -983,7 +1007,6 @@ export class Listener implements Completer {
     }
     c.handler = handler;
     if (c.open) c.startReading();
-    if (!this.#sweepOp) this.#sweepOp = this.reactor.timeout(SWEEP_MS, this, TAG_SWEEP, false);
     if (this.connectionCount >= this.maxConnections && this.#acceptOp) {
       this.reactor.cancel(this.#acceptOp);
     }
@@ -995,6 +1018,12 @@ export class Listener implements Completer {
     if (c.next) c.next.prev = c.prev;
     c.next = c.prev = null;
     this.connectionCount--;
+    if (this.#head === null && this.#sweepOp) {
+      // Nothing left to sweep: no timer outlives the last connection.
+      this.reactor.cancel(this.#sweepOp);
+      this.#sweepOp = 0;
+      this.sweepAt = Infinity;
+    }
     // A closed fd may be what a failed accept was waiting for.
     if (!this.#acceptOp && !this.#stopped) this.#armAccept();
     if (this.#stopped && this.connectionCount === 0) this.#allClosed?.();
@@ -1011,22 +1040,46 @@ export class Listener implements Completer {
     }
   }
 
+  /**
+   * A connection's deadline (or send deadline) at `at`: make sure a sweep runs by then, or at most
+   * SWEEP_MS later. Sweeping only when something is due keeps an idle server with idle keep-alive
+   * connections asleep for their idle timeout, not woken ten times a second.
+   */
+  sweepBy(at: number): void {
+    if (at >= this.sweepAt || this.#closedFd) return;
+    const now = performance.now();
+    const fireAt = Math.max(at, now + SWEEP_MS);
+    if (fireAt >= this.sweepAt) return;
+    if (this.#sweepOp) this.reactor.cancel(this.#sweepOp);
+    this.#sweepOp = this.reactor.timeout(fireAt - now, this, TAG_SWEEP, false);
+    this.sweepAt = fireAt;
+  }
+
   #sweep(): void {
     this.#sweepOp = 0;
+    this.sweepAt = Infinity;
     const now = performance.now();
+    let next = Infinity;
     for (let c = this.#head; c; ) {
-      const next = c.next;
-      if (c.deadline !== 0 && now >= c.deadline && c.open) {
-        c.deadline = 0;
-        if (c.state & SHUT) c.close();
-        else if (c.handler.onTimeout) c.handler.onTimeout(c);
-        else c.close(new SystemError(110, "timeout", "connection deadline passed"));
-      } else if (c.sendSince !== 0 && c.sendTimeoutMs > 0 && now - c.sendSince >= c.sendTimeoutMs && c.open) {
-        c.close(errorFromResult(-ETIME, "send", "send deadline passed"));
+      const after = c.next;
+      if (c.open) {
+        const due = c.deadline;
+        const sendDue = c.sendSince !== 0 && c.sendTimeoutMs > 0 ? c.sendSince + c.sendTimeoutMs : 0;
+        if (due !== 0 && now >= due) {
+          c.deadline = 0;
+          if (c.state & SHUT) c.close();
+          else if (c.handler.onTimeout) c.handler.onTimeout(c);
+          else c.close(new SystemError(110, "timeout", "connection deadline passed"));
+        } else if (sendDue !== 0 && now >= sendDue) {
+          c.close(errorFromResult(-ETIME, "send", "send deadline passed"));
+        } else {
+          if (due !== 0 && due < next) next = due;
+          if (sendDue !== 0 && sendDue < next) next = sendDue;
+        }
       }
-      c = next;
+      c = after;
     }
-    if (this.#head && !this.#closedFd) this.#sweepOp = this.reactor.timeout(SWEEP_MS, this, TAG_SWEEP, false);
+    if (next !== Infinity) this.sweepBy(next);
   }
 
   ref(): void {
@@ -1067,8 +1120,7 @@ export class Listener implements Completer {
       const prev = this.#allClosed;
       this.#allClosed = () => {
         prev?.();
-        if (this.#sweepOp) this.reactor.cancel(this.#sweepOp);
-        resolve();
+        resolve(); // remove() cancelled the sweep with the last connection
       };
     });
   }

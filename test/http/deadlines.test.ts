@@ -1,9 +1,11 @@
 // serve()'s deadlines, each on its own: the header deadline (a client dribbling its head is cut
 // however slowly bytes keep coming), keep-alive idle (idleTimeout; 0 disables), the body-read
 // deadline, the send deadline for a client that stops reading (sendTimeout), and
-// server.timeout(req, s). Deadlines are checked every 100 ms, so each is allowed that much slack.
+// server.timeout(req, s). Deadlines are checked when the earliest is due, at most 100 ms late, so
+// each is allowed that much slack; an idle server is not woken before one is due.
 import { describe, expect, test } from "bun:test";
 import { serve } from "../../src/index.ts";
+import { defaultReactor } from "../../src/loop/default.ts";
 import { RawHttp, get, sleep, waitFor } from "../support/http.ts";
 
 /** How long until the server ends `c`, in ms (Infinity if not within `ms`). */
@@ -260,6 +262,32 @@ describe("server.timeout(req, seconds)", () => {
       expect(c.text().includes("too late"), "got the late response, wanted the connection cut first").toBe(false);
       await sleep(1100); // let the handler finish on a closed connection: nothing must throw
     } finally {
+      await s.stop(true);
+    }
+  });
+});
+
+describe("sweeps", () => {
+  test("idle keep-alive connections do not wake the server until a deadline is due", async () => {
+    const s = serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 2, fetch: () => new Response("ok") });
+    const clients: RawHttp[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const c = await RawHttp.open(s.port);
+        await c.write(get("/"));
+        clients.push(c);
+      }
+      expect(await waitFor(() => clients.every((c) => c.text().includes("\r\n\r\nok")), 2000), "20 responses").toBe(true);
+      const r = defaultReactor();
+      expect(await waitFor(() => r.driver.parked, 1000), "the loop parked").toBe(true);
+      const wakes = r.stats.wakes;
+      await sleep(1000); // 1 s of the 2 s idle timeout: nothing is due
+      expect(r.stats.wakes - wakes, "wakes of the parked loop over 1 s with 20 idle connections (sweeping every 100 ms: ~10)").toBeLessThanOrEqual(1);
+      expect(clients.every((c) => !c.ended && !c.closed), "connections still open").toBe(true);
+      // ... and the idle deadline still fires when it comes.
+      expect(await waitFor(() => clients.every((c) => c.ended || c.closed), 2000, 20), "all closed at the 2 s idle timeout").toBe(true);
+    } finally {
+      for (const c of clients) c.destroy();
       await s.stop(true);
     }
   });
