@@ -65,10 +65,11 @@ export class Waker {
             if (this.#reap()) onWake();
           },
           close: () => {
-            // Only if the pair broke: wake the driver, whose next park then polls instead.
-            const wasOpen = this.#socket !== null;
+            // Only if the pair broke (close() lets go of the socket first): wake the driver, whose
+            // next park then polls instead.
+            if (this.#socket === null) return;
             this.#socket = null;
-            if (wasOpen && !this.#closed) onWake();
+            onWake();
           },
         },
       } as unknown as Parameters<typeof Bun.connect>[0]);
@@ -86,9 +87,9 @@ export class Waker {
     this.ref(false);
   }
 
-  /** Whether a wake can still come (the socket is open and the ring works). */
+  /** Whether a wake can still come (the socket is open; close() and a failed READ let go of it). */
   get usable(): boolean {
-    return this.#socket !== null && !this.#closed;
+    return this.#socket !== null;
   }
 
   /** Make the next eventfd signal wake Bun's loop; a no-op while a chain is already pending. */

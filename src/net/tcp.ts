@@ -919,7 +919,7 @@ export class Listener implements Completer {
   #acceptOp = 0;
   #sweepOp = 0;
   /** When the scheduled sweep runs (performance.now() ms); Infinity while none is. */
-  sweepAt = Infinity;
+  #sweepAt = Infinity;
   #retryOp = 0;
   #stopped = false;
   #closedFd = false;
@@ -1018,12 +1018,7 @@ export class Listener implements Completer {
     if (c.next) c.next.prev = c.prev;
     c.next = c.prev = null;
     this.connectionCount--;
-    if (this.#head === null && this.#sweepOp) {
-      // Nothing left to sweep: no timer outlives the last connection.
-      this.reactor.cancel(this.#sweepOp);
-      this.#sweepOp = 0;
-      this.sweepAt = Infinity;
-    }
+    if (this.#head === null) this.#cancelSweep(); // no timer outlives the last connection
     // A closed fd may be what a failed accept was waiting for.
     if (!this.#acceptOp && !this.#stopped) this.#armAccept();
     if (this.#stopped && this.connectionCount === 0) this.#allClosed?.();
@@ -1046,18 +1041,25 @@ export class Listener implements Completer {
    * connections asleep for their idle timeout, not woken ten times a second.
    */
   sweepBy(at: number): void {
-    if (at >= this.sweepAt || this.#closedFd) return;
+    if (at >= this.#sweepAt || this.#closedFd) return;
     const now = performance.now();
     const fireAt = Math.max(at, now + SWEEP_MS);
-    if (fireAt >= this.sweepAt) return;
-    if (this.#sweepOp) this.reactor.cancel(this.#sweepOp);
+    if (fireAt >= this.#sweepAt) return;
+    this.#cancelSweep();
     this.#sweepOp = this.reactor.timeout(fireAt - now, this, TAG_SWEEP, false);
-    this.sweepAt = fireAt;
+    this.#sweepAt = fireAt;
+  }
+
+  /** Its CQE, if it still comes, is ignored: complete() only sweeps for the current #sweepOp. */
+  #cancelSweep(): void {
+    if (this.#sweepOp) this.reactor.cancel(this.#sweepOp);
+    this.#sweepOp = 0;
+    this.#sweepAt = Infinity;
   }
 
   #sweep(): void {
     this.#sweepOp = 0;
-    this.sweepAt = Infinity;
+    this.#sweepAt = Infinity;
     const now = performance.now();
     let next = Infinity;
     for (let c = this.#head; c; ) {
