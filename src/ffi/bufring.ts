@@ -1,6 +1,7 @@
 // A provided buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks a buffer per RECV
 // completion, so idle connections hold no receive memory. buf_ring_add/advance are done in JS.
 import { liburing } from "./liburing.ts";
+import { libc, MADV_DONTNEED } from "./libc.ts";
 import { NativeRegion, writePtr } from "./memory.ts";
 import { SystemError } from "./errno.ts";
 import type { Ring } from "./ring.ts";
@@ -23,6 +24,8 @@ export class BufferRing {
   readonly #ring: NativeRegion; // struct io_uring_buf[count]; tail overlays bufs[0].resv (offset 14)
   readonly #u16: Uint16Array;
   readonly #owner: Ring;
+  /** Buffers filled since trim() last gave their pages back (1 per bid). */
+  readonly #touched: Uint8Array;
   #tail = 0;
   #pendingAdds = 0;
   /** Buffers currently handed to the application (not yet returned). */
@@ -39,6 +42,7 @@ export class BufferRing {
     this.#ring = new NativeRegion(count * 16);
     this.#u16 = new Uint16Array(this.#ring.buffer);
     this.data = new NativeRegion(count * bufferSize);
+    this.#touched = new Uint8Array(count);
     const reg = new NativeRegion(40); // struct io_uring_buf_reg
     writePtr(reg.u32, 0, this.#ring.ptr);
     reg.u32[2] = count;
@@ -91,9 +95,34 @@ export class BufferRing {
 
   /** A buffer the kernel filled goes back to the ring; published at once. */
   recycle(bid: number): void {
+    this.#touched[bid] = 1;
     this.#add(bid);
     this.#publish();
     this.out--;
+  }
+
+  /**
+   * Give back the pages of buffers a burst filled (their next RECV faults in zeroed pages), all but
+   * those of the next `keep` buffers the kernel will take. Returns how many it gave back.
+   *
+   * Only for a caller that knows the kernel is not selecting buffers meanwhile and has reaped every
+   * CQE naming one (Reactor.trimIdle: a DEFER_TASKRUN ring with an empty CQ, where buffers are only
+   * taken in our own io_uring_enter): then every buffer not handed out is in the ring, in order from
+   * the kernel's head, and none of those holds unread bytes.
+   */
+  trim(keep: number): number {
+    const inRing = this.provided - this.out;
+    const mask = this.count - 1;
+    const head = this.#tail - inRing; // the kernel takes from here
+    let n = 0;
+    for (let k = keep; k < inRing; k++) {
+      const bid = this.#u16[((head + k) & mask) * 8 + 6]!;
+      if (!this.#touched[bid]) continue;
+      libc.madvise((this.data.ptr + bid * this.bufferSize) as unknown as Pointer, this.bufferSize, MADV_DONTNEED);
+      this.#touched[bid] = 0;
+      n++;
+    }
+    return n;
   }
 
   close(): void {

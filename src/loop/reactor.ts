@@ -6,12 +6,12 @@ import { NativeRegion } from "../ffi/memory.ts";
 import * as sqe from "../ffi/sqe.ts";
 import {
   IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ALL,
-  IORING_ASYNC_CANCEL_FD_FIXED, IOSQE_IO_LINK, IOSQE_CQE_SKIP_SUCCESS,
+  IORING_ASYNC_CANCEL_FD_FIXED, IOSQE_IO_LINK, IOSQE_CQE_SKIP_SUCCESS, IORING_SETUP_DEFER_TASKRUN,
 } from "../ffi/constants.ts";
 import { OpTable, UD_IGNORED, handleOf, slotOf, genOf, type Completer } from "./ops.ts";
 import { Driver } from "./driver.ts";
 import { ChunkPool } from "./chunks.ts";
-import { BufferRing } from "../ffi/bufring.ts";
+import { BufferRing, INITIAL_BUFFERS } from "../ffi/bufring.ts";
 
 export interface ReactorOptions extends RingOptions {
   /** In-flight operations at most (op slots). */
@@ -139,9 +139,18 @@ export class Reactor {
     return (this.#chunks ??= new ChunkPool(this.#maxSendBytes));
   }
 
-  /** The loop goes idle (driver.ts, parking): give back the pages of send chunks a burst touched. */
+  /**
+   * The loop goes idle (driver.ts, parking): give back the pages of send chunks and receive buffers
+   * a burst touched. Receive buffers only where the kernel fills them in our own io_uring_enter
+   * (DEFER_TASKRUN) and no CQE naming one is waiting: otherwise one could be written, or hold
+   * unread bytes, while its pages go.
+   */
   trimIdle(): void {
     this.#chunks?.trim();
+    const ring = this.ring;
+    if (!(ring.flags & IORING_SETUP_DEFER_TASKRUN) || ring.cqReady !== 0 || ring.needsEnter) return;
+    this.#buffers?.trim(INITIAL_BUFFERS);
+    this.#largeBuffers?.trim(LARGE_BUFFERS_AT_FIRST);
   }
   #maxSendBytes = 256 * 1024 * 1024;
 

@@ -7,6 +7,7 @@ import { Listener, type Connection, type ConnectionHandler } from "../../src/net
 import { connectBlocking, setNonBlocking, tryRead, tlibc, patternBytes, firstDifference, runOrFail } from "../support/uring.ts";
 import { NativeRegion } from "../../src/ffi/memory.ts";
 import { INITIAL_BUFFERS } from "../../src/ffi/bufring.ts";
+import { IORING_SETUP_DEFER_TASKRUN } from "../../src/ffi/constants.ts";
 import type { Pointer } from "bun:ffi";
 
 const CLIENTS = 6;
@@ -113,6 +114,52 @@ describe("buffer ring exhaustion", () => {
       expect(r.buffers.out).toBe(0);
       while (r.buffers.grow());
       expect(r.buffers.provided, "grow() stops at the ring's count").toBe(256);
+    } finally {
+      for (const fd of clients) tlibc.close(fd);
+      listener.stop();
+      msg.free();
+      r.close();
+    }
+  });
+
+  // A burst touches a page of every buffer it cycles through; when the loop goes idle those pages go
+  // back (MADV_DONTNEED: they read as zeros after), all but those of the next INITIAL_BUFFERS the
+  // kernel takes, and receiving goes on intact through buffers whose pages were given back.
+  test(`parking gives back the pages of a burst's buffers, all but the next ${INITIAL_BUFFERS}; later receives are intact`, () => {
+    const SIZE = 4096, N = 150;
+    const r = new Reactor({ entries: 256, maxOps: 1024, bufferCount: 256, bufferSize: SIZE });
+    const got: number[] = [];
+    const listener = new Listener(r, { hostname: "127.0.0.1", port: 0 }, {
+      onAccept: () => ({ onData: (_c, b, start, end) => { for (let i = start; i < end; i++) got.push(b[i]!); }, onClose() {} }),
+    });
+    const clients: number[] = [];
+    const msg = new NativeRegion(100);
+    const resident = () => {
+      let n = 0;
+      for (let bid = 0; bid < r.buffers.provided; bid++) if (r.buffers.data.u8[bid * SIZE] !== 0) n++;
+      return n;
+    };
+    const burst = (byte: number) => {
+      got.length = 0;
+      msg.u8.fill(byte);
+      for (const fd of clients) expect(Number(tlibc.write(fd, msg.ptr as unknown as Pointer, 100))).toBe(100);
+      runOrFail(r, () => got.length === N * 100, 5000, () => `received ${got.length} of ${N * 100} bytes`);
+      expect(got.every((b) => b === byte), `every byte received is ${byte}`).toBe(true);
+    };
+    try {
+      for (let i = 0; i < N; i++) clients.push(connectBlocking(listener.port));
+      runOrFail(r, () => listener.connectionCount === N, 5000, () => `accepted ${listener.connectionCount} of ${N}`);
+      burst(0xab);
+      const before = resident();
+      expect(before, "buffers holding the burst's bytes").toBeGreaterThan(INITIAL_BUFFERS);
+      expect(r.ring.flags & IORING_SETUP_DEFER_TASKRUN, "this kernel gives a DEFER_TASKRUN ring (else nothing is trimmed)").not.toBe(0);
+      r.trimIdle();
+      const after = resident();
+      expect(after, `buffers still holding bytes after the trim (${before} before)`).toBeLessThanOrEqual(INITIAL_BUFFERS);
+      burst(0xcd);
+      r.trimIdle();
+      burst(0xef);
+      expect(r.buffers.out).toBe(0);
     } finally {
       for (const fd of clients) tlibc.close(fd);
       listener.stop();
