@@ -308,9 +308,8 @@ export function serve(options: ServeOptions): Server {
   });
   const reactor = options.reactor ?? defaultReactor();
   const hostname = options.hostname ?? "0.0.0.0";
-  const listener = new Listener(reactor, { hostname, port, reusePort, maxConnections: options.maxConnections }, {
+  const listener = new Listener(reactor, { hostname, port, reusePort, maxConnections: options.maxConnections, sendLimits: { sendTimeoutMs } }, {
     onAccept(c: Connection) {
-      c.sendTimeoutMs = sendTimeoutMs;
       return new HttpConnection(c, core);
     },
   });
