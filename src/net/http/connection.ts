@@ -65,48 +65,80 @@ class Slot {
   ifNoneMatch: string | null = null;
 }
 
+// HttpConnection.flags
+const STOP_PARSING = 1;
+/** Bytes came after a final request (and were dropped): the close must linger for them. */
+const BYTES_AFTER_FINAL = 2;
+/** A response is being streamed: later ones wait. */
+const WRITING = 4;
+const PAUSED = 8, PAUSED_BY_BODY = 16;
+/** Inside #process (see #processPending). */
+const IN_PROCESS = 32;
+
+/** Made on first use: most connections never stream a body out or read a chunked one in. */
+class HttpConnectionRare {
+  drainWaiters: (() => void)[] | null = null;
+  onChunk: ((b: Uint8Array, s: number, e: number) => void) | null = null;
+  waitDrain: (() => Promise<void>) | null = null;
+  streamReader: ChunkReader | null = null;
+}
+
+// An idle keep-alive connection costs this object and its Connection, so, like Connection, its
+// fields are declared and assigned in the constructor (laid out inline by JSC) and few: booleans in
+// `flags`, what few connections need in `rare`.
 export class HttpConnection implements ConnectionHandler, RequestContext {
-  readonly conn: Connection;
-  readonly core: ServerCore;
+  declare readonly conn: Connection;
+  declare readonly core: ServerCore;
   // Taken from the server's pool while a head is being parsed, given back when none is in
   // progress: idle connections hold no parser state (its offsets table is 1.6 KB).
-  #head: RequestHead | null = null;
-  #pend: Uint8Array | null = null;
-  #pendLen = 0;
-  #queue: Slot[] = NO_SLOTS;
-  #stopParsing = false;
-  /** Bytes came after a final request (and were dropped): the close must linger for them. */
-  #bytesAfterFinal = false;
-  #writing = false; // a response is being streamed: later ones wait
-  #bodyMode = BODY_NONE;
-  #bodyLeft = 0;
-  #body: RequestBody | null = null;
-  #bodySlot: Slot | null = null;
-  #discarding = 0;
-  #decoder: ChunkedDecoder | null = null;
-  #headStartedAt = 0;
-  // Made on first use: most connections never stream a body out or read a chunked one in.
-  #drainWaiters: (() => void)[] | null = null;
-  #onChunkFn: ((b: Uint8Array, s: number, e: number) => void) | null = null;
-  get #onChunk(): (b: Uint8Array, s: number, e: number) => void {
-    return (this.#onChunkFn ??= (b, s, e) => {
-      if (this.#discarding) this.#discarding += e - s;
-      else this.#body?.push(b, s, e);
-    });
-  }
-  #paused = false;
+  private declare head: RequestHead | null;
+  private declare pend: Uint8Array | null;
+  private declare pendLen: number;
+  private declare queue: Slot[];
+  private declare flags: number;
+  private declare bodyMode: number;
+  private declare bodyLeft: number;
+  private declare body: RequestBody | null;
+  private declare bodySlot: Slot | null;
+  private declare discarding: number;
+  private declare decoder: ChunkedDecoder | null;
+  private declare headStartedAt: number;
   /** DIRECT: the body is being received straight into its buffer (Connection.recvInto); PROBING: cut short, to see whether it moves. */
-  #direct = NOT_DIRECT;
+  private declare direct: number;
   /** receiveInto() asked while a buffer was being parsed: started once it is (#startDirect). */
-  #directWanted: Uint8Array | null = null;
-  #streamReader: ChunkReader | null = null;
-  #pausedByBody = false;
-  #inProcess = false;
+  private declare directWanted: Uint8Array | null;
+  private declare rare: HttpConnectionRare | null;
 
   constructor(conn: Connection, core: ServerCore) {
     this.conn = conn;
     this.core = core;
+    this.head = null;
+    this.pend = null;
+    this.pendLen = 0;
+    this.queue = NO_SLOTS;
+    this.flags = 0;
+    this.bodyMode = BODY_NONE;
+    this.bodyLeft = 0;
+    this.body = null;
+    this.bodySlot = null;
+    this.discarding = 0;
+    this.decoder = null;
+    this.headStartedAt = 0;
+    this.direct = NOT_DIRECT;
+    this.directWanted = null;
+    this.rare = null;
     this.#idle();
+  }
+
+  #rare(): HttpConnectionRare {
+    return (this.rare ??= new HttpConnectionRare());
+  }
+
+  get #onChunk(): (b: Uint8Array, s: number, e: number) => void {
+    return (this.#rare().onChunk ??= (b, s, e) => {
+      if (this.discarding) this.discarding += e - s;
+      else this.body?.push(b, s, e);
+    });
   }
 
   get remote() {
@@ -115,47 +147,47 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   /** Number of requests received and not yet answered. */
   get inProgress(): number {
-    return this.#queue.length;
+    return this.queue.length;
   }
   get idle(): boolean {
-    return this.#queue.length === 0 && this.#pendLen === 0 && this.#bodyMode === BODY_NONE;
+    return this.queue.length === 0 && this.pendLen === 0 && this.bodyMode === BODY_NONE;
   }
 
   // ---- receiving ----------------------------------------------------------------------------
 
   onData(_c: Connection, buf: Uint8Array, start: number, end: number): void {
-    if (this.#stopParsing && this.#bodyMode === BODY_NONE) {
-      this.#bytesAfterFinal = true; // nothing after a final request is processed
+    if (this.flags & STOP_PARSING && this.bodyMode === BODY_NONE) {
+      this.flags |= BYTES_AFTER_FINAL; // nothing after a final request is processed
       return;
     }
-    if (this.#pendLen > 0 || this.#blocked()) {
+    if (this.pendLen > 0 || this.#blocked()) {
       this.#append(buf, start, end);
       this.#processPending();
       return;
     }
     const p = this.#process(buf, start, end);
     if (p < end) this.#append(buf, p, end);
-    if (this.#directWanted !== null) this.#startDirect();
+    if (this.directWanted !== null) this.#startDirect();
   }
 
   #blocked(): boolean {
     // Output backpressure too: while responses wait on a client that is not reading, parsing more
     // of its pipelined requests would queue more responses without bound (300 x 100 KB queued
     // 26 MB in test/http/protocol.test.ts). needsDrain also asks for onDrain, which resumes.
-    return this.#queue.length >= MAX_PIPELINED || this.conn.needsDrain;
+    return this.queue.length >= MAX_PIPELINED || this.conn.needsDrain;
   }
 
   #append(buf: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    let pend = this.#pend;
-    if (!pend || pend.length - this.#pendLen < n) {
-      const grown = new Uint8Array(Math.max(4096, (this.#pendLen + n) * 2));
-      if (pend) grown.set(pend.subarray(0, this.#pendLen));
-      this.#head?.reset(); // the parser's resume point named the old buffer
-      pend = this.#pend = grown;
+    let pend = this.pend;
+    if (!pend || pend.length - this.pendLen < n) {
+      const grown = new Uint8Array(Math.max(4096, (this.pendLen + n) * 2));
+      if (pend) grown.set(pend.subarray(0, this.pendLen));
+      this.head?.reset(); // the parser's resume point named the old buffer
+      pend = this.pend = grown;
     }
-    pend.set(buf.subarray(start, end), this.#pendLen);
-    this.#pendLen += n;
+    pend.set(buf.subarray(start, end), this.pendLen);
+    this.pendLen += n;
   }
 
   #processPending(): void {
@@ -163,33 +195,33 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // loop already running goes on with the rest. Without this guard the same pending bytes were
     // parsed again from the start (requests dispatched twice) and the stack overflowed on a long
     // pipeline (500 requests in one write, or a head that arrived byte by byte).
-    if (this.#inProcess) return;
-    const pend = this.#pend;
-    if (!pend || this.#pendLen === 0) return;
-    const p = this.#process(pend, 0, this.#pendLen);
-    if (p >= this.#pendLen) {
-      this.#pendLen = 0;
-      this.#pend = null; // idle connections keep no buffer
-      this.#head?.reset();
+    if (this.flags & IN_PROCESS) return;
+    const pend = this.pend;
+    if (!pend || this.pendLen === 0) return;
+    const p = this.#process(pend, 0, this.pendLen);
+    if (p >= this.pendLen) {
+      this.pendLen = 0;
+      this.pend = null; // idle connections keep no buffer
+      this.head?.reset();
     } else if (p > 0) {
-      pend.copyWithin(0, p, this.#pendLen);
-      this.#pendLen -= p;
-      this.#head?.reset();
+      pend.copyWithin(0, p, this.pendLen);
+      this.pendLen -= p;
+      this.head?.reset();
     }
-    if (this.#directWanted !== null) this.#startDirect();
+    if (this.directWanted !== null) this.#startDirect();
   }
 
   /** Parse and dispatch what buf[p, end) holds; returns how far it got. */
   #process(buf: Uint8Array, p: number, end: number): number {
-    if (this.#inProcess) return p; // see #processPending
-    this.#inProcess = true;
+    if (this.flags & IN_PROCESS) return p; // see #processPending
+    this.flags |= IN_PROCESS;
     try {
       return this.#processLoop(buf, p, end);
     } finally {
-      this.#inProcess = false;
-      if (this.#headStartedAt === 0 && this.#head !== null) {
-        this.core.giveHead(this.#head);
-        this.#head = null;
+      this.flags &= ~IN_PROCESS;
+      if (this.headStartedAt === 0 && this.head !== null) {
+        this.core.giveHead(this.head);
+        this.head = null;
       }
     }
   }
@@ -197,30 +229,30 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #processLoop(buf: Uint8Array, p: number, end: number): number {
     const core = this.core;
     while (p < end) {
-      if (this.#bodyMode !== BODY_NONE) {
+      if (this.bodyMode !== BODY_NONE) {
         p = this.#feedBody(buf, p, end);
-        if (this.#bodyMode !== BODY_NONE) return p;
+        if (this.bodyMode !== BODY_NONE) return p;
         continue;
       }
-      if (this.#stopParsing) {
-        this.#bytesAfterFinal = true; // bytes after a final request are dropped
+      if (this.flags & STOP_PARSING) {
+        this.flags |= BYTES_AFTER_FINAL; // bytes after a final request are dropped
         return end;
       }
       if (this.#blocked()) {
         this.#pause();
         return p;
       }
-      if (this.#headStartedAt === 0) this.#startHead();
-      const head = (this.#head ??= core.takeHead());
+      if (this.headStartedAt === 0) this.#startHead();
+      const head = (this.head ??= core.takeHead());
       const n = parseRequestHead(buf, p, end, head, core.limits);
       if (n === 0) return p;
       if (n < 0) {
         this.#parseError(-n);
         return end;
       }
-      this.#headStartedAt = 0;
+      this.headStartedAt = 0;
       // Known before the handler answers (it may at once): bytes after the last request's body.
-      if (!head.keepAlive && p + n + (head.chunked || head.contentLength < 0 ? 0 : head.contentLength) < end) this.#bytesAfterFinal = true;
+      if (!head.keepAlive && p + n + (head.chunked || head.contentLength < 0 ? 0 : head.contentLength) < end) this.flags |= BYTES_AFTER_FINAL;
       this.#dispatch(buf, p, n);
       head.reset();
       p += n;
@@ -229,34 +261,34 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #startHead(): void {
-    this.#headStartedAt = this.conn.reactor.now || 1;
+    this.headStartedAt = this.conn.reactor.now || 1;
     // A client dribbling its head is cut at the header deadline, however slowly bytes keep coming.
-    if (this.#queue.length === 0 && this.core.headerTimeoutMs > 0) this.conn.deadline = this.#headStartedAt + this.core.headerTimeoutMs;
+    if (this.queue.length === 0 && this.core.headerTimeoutMs > 0) this.conn.deadline = this.headStartedAt + this.core.headerTimeoutMs;
   }
 
   #feedBody(buf: Uint8Array, p: number, end: number): number {
-    if (this.#bodyMode === BODY_LENGTH) {
-      const n = Math.min(end - p, this.#bodyLeft);
-      if (this.#discarding) this.#discarding += n;
-      else this.#body!.push(buf, p, p + n);
-      this.#bodyLeft -= n;
+    if (this.bodyMode === BODY_LENGTH) {
+      const n = Math.min(end - p, this.bodyLeft);
+      if (this.discarding) this.discarding += n;
+      else this.body!.push(buf, p, p + n);
+      this.bodyLeft -= n;
       p += n;
-      if (this.#bodyLeft === 0) this.#endBody();
+      if (this.bodyLeft === 0) this.#endBody();
     } else {
-      const r = this.#decoder!.decode(buf, p, end, this.#onChunk);
+      const r = this.decoder!.decode(buf, p, end, this.#onChunk);
       if (r < 0) {
         this.#bodyError(-r);
         return end;
       }
       p += r;
-      if (this.#decoder!.done) this.#endBody();
-      else if (this.#body !== null && this.#body.received >= DIRECT_MIN) this.conn.setLargeReads(true); // a large one, it turns out
+      if (this.decoder!.done) this.#endBody();
+      else if (this.body !== null && this.body.received >= DIRECT_MIN) this.conn.setLargeReads(true); // a large one, it turns out
     }
-    if (this.#bodyMode !== BODY_NONE) {
-      if (this.#discarding > MAX_DISCARD_BYTES) {
+    if (this.bodyMode !== BODY_NONE) {
+      if (this.discarding > MAX_DISCARD_BYTES) {
         // Not worth reading: the response is out; close after it (RFC 9112 §9.6 lets us).
-        this.#stopParsing = true;
-        this.#bodyMode = BODY_NONE;
+        this.flags |= STOP_PARSING;
+        this.bodyMode = BODY_NONE;
         this.conn.end();
         return end;
       }
@@ -267,24 +299,24 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   #endBody(): void {
     this.conn.setLargeReads(false);
-    this.#bodyMode = BODY_NONE;
-    this.#discarding = 0;
-    this.#body?.end();
-    this.#body = null;
-    this.#bodySlot = null;
+    this.bodyMode = BODY_NONE;
+    this.discarding = 0;
+    this.body?.end();
+    this.body = null;
+    this.bodySlot = null;
   }
 
   #bodyError(code: number): void {
     const info = httpErrorInfo(code);
     const err = Object.assign(new Error(info.message), { code: `ERR_HTTP_${info.name}`, status: info.status });
-    this.#body?.fail(err);
-    const slot = this.#bodySlot;
+    this.body?.fail(err);
+    const slot = this.bodySlot;
     this.conn.setLargeReads(false);
-    this.#bodyMode = BODY_NONE;
-    this.#body = null;
-    this.#bodySlot = null;
-    this.#stopParsing = true;
-    if (slot && !slot.final && this.#queue.includes(slot)) {
+    this.bodyMode = BODY_NONE;
+    this.body = null;
+    this.bodySlot = null;
+    this.flags |= STOP_PARSING;
+    if (slot && !slot.final && this.queue.includes(slot)) {
       this.#replaceWithError(slot, info.status, info.message);
     } else {
       this.#queueError(info.status, info.message);
@@ -294,7 +326,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #parseError(code: number): void {
     const info = httpErrorInfo(code);
     this.core.stats.parseErrors++;
-    this.#stopParsing = true;
+    this.flags |= STOP_PARSING;
     this.#queueError(info.status, info.message);
   }
 
@@ -320,31 +352,31 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #dispatch(buf: Uint8Array, start: number, n: number): void {
-    const head = this.#head!;
+    const head = this.head!;
     const core = this.core;
     const slot = new Slot();
     slot.versionMinor = head.versionMinor;
     slot.isHead = head.method === "HEAD";
     slot.keepAlive = head.keepAlive && !core.stopping;
     slot.clientClose = !head.keepAlive;
-    if (!slot.keepAlive) this.#stopParsing = true; // Connection: close — nothing after it is processed
+    if (!slot.keepAlive) this.flags |= STOP_PARSING; // Connection: close — nothing after it is processed
     let body: RequestBody | null = null;
     if (head.chunked || head.contentLength > 0) {
       if (head.contentLength > core.maxRequestBodySize) {
         // Decided from the head alone, before any of the body is read.
-        this.#stopParsing = true;
+        this.flags |= STOP_PARSING;
         const info = httpErrorInfo(HttpError.BODY_TOO_LARGE);
         return this.#queueError(info.status, `Request body of ${head.contentLength} bytes is over the limit of ${core.maxRequestBodySize}`);
       }
       body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
-      this.#body = body;
-      this.#bodySlot = slot;
+      this.body = body;
+      this.bodySlot = slot;
       if (head.chunked) {
-        this.#bodyMode = BODY_CHUNKED;
-        (this.#decoder ??= new ChunkedDecoder()).reset(core.maxRequestBodySize, core.limits.maxHeaderBytes);
+        this.bodyMode = BODY_CHUNKED;
+        (this.decoder ??= new ChunkedDecoder()).reset(core.maxRequestBodySize, core.limits.maxHeaderBytes);
       } else {
-        this.#bodyMode = BODY_LENGTH;
-        this.#bodyLeft = head.contentLength;
+        this.bodyMode = BODY_LENGTH;
+        this.bodyLeft = head.contentLength;
         if (head.contentLength >= DIRECT_MIN) {
           body.holdUntilRead();
           this.conn.setLargeReads(true); // if it is streamed; read whole, it goes into its buffer (recvInto)
@@ -369,7 +401,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     core.stats.requests++;
     if (core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + core.idleTimeoutMs;
     else this.conn.deadline = 0;
-    if (slot.expectContinue && this.#queue.length === 1) this.#sendContinue(slot);
+    if (slot.expectContinue && this.queue.length === 1) this.#sendContinue(slot);
     core.handle(req, slot, this);
   }
 
@@ -381,62 +413,62 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   // BodySource: a large body read whole is received into its buffer by the kernel.
   receiveInto(body: RequestBody, whole: Uint8Array): boolean {
-    if (body !== this.#body || this.#bodyMode !== BODY_LENGTH) return false;
-    this.#directWanted = whole;
+    if (body !== this.body || this.bodyMode !== BODY_LENGTH) return false;
+    this.directWanted = whole;
     // Asked from a handler run while a receive buffer is being parsed: the rest of that buffer is
     // body bytes still to be pushed, so the kernel's part starts after them (#startDirect, then).
-    if (!this.#inProcess) this.#startDirect();
+    if (!(this.flags & IN_PROCESS)) this.#startDirect();
     return true;
   }
 
   #startDirect(): void {
-    const whole = this.#directWanted!;
-    this.#directWanted = null;
+    const whole = this.directWanted!;
+    this.directWanted = null;
     // Only for the body being received, with none of it waiting here unparsed.
-    const from = whole.length - this.#bodyLeft;
-    if (this.#bodyMode === BODY_LENGTH && !this.#discarding && this.#pendLen === 0 && from === this.#body?.wholeReceived) {
-      if (this.conn.recvInto(whole, from, whole.length)) this.#direct = DIRECT;
+    const from = whole.length - this.bodyLeft;
+    if (this.bodyMode === BODY_LENGTH && !this.discarding && this.pendLen === 0 && from === this.body?.wholeReceived) {
+      if (this.conn.recvInto(whole, from, whole.length)) this.direct = DIRECT;
     }
     this.resume(); // the body's reader is here: the RECV into its buffer, or the usual reading
   }
 
   onReceivedInto(_c: Connection, n: number, complete: boolean): void {
-    this.#bodyLeft -= n;
-    if (this.#discarding) this.#discarding += n;
-    else this.#body?.advance(n);
+    this.bodyLeft -= n;
+    if (this.discarding) this.discarding += n;
+    else this.body?.advance(n);
     if (complete) {
-      this.#direct = NOT_DIRECT;
-      if (this.#bodyMode === BODY_LENGTH && this.#bodyLeft === 0) this.#endBody();
+      this.direct = NOT_DIRECT;
+      if (this.bodyMode === BODY_LENGTH && this.bodyLeft === 0) this.#endBody();
       return;
     }
-    const probed = this.#direct === PROBING;
-    if (probed) this.#direct = DIRECT;
+    const probed = this.direct === PROBING;
+    if (probed) this.direct = DIRECT;
     if (n > 0) {
       // Bytes keep coming: the body-read deadline is idle time, as when they come in pieces.
       if (this.core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + this.core.idleTimeoutMs;
     } else if (probed) {
-      this.#direct = NOT_DIRECT;
+      this.direct = NOT_DIRECT;
       this.onTimeout(); // nothing arrived since the deadline was set: it stands
     }
   }
 
   // BodySource: a request body nobody reads stops the connection's reading.
   pause(): void {
-    this.#pausedByBody = true;
+    this.flags |= PAUSED_BY_BODY;
     this.#pause();
   }
   resume(): void {
-    this.#pausedByBody = false;
+    this.flags &= ~PAUSED_BY_BODY;
     if (!this.#blocked()) this.#resume();
   }
   #pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
+    if (this.flags & PAUSED) return;
+    this.flags |= PAUSED;
     this.conn.pause();
   }
   #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
+    if (!(this.flags & PAUSED)) return;
+    this.flags &= ~PAUSED;
     this.conn.resume();
     this.#processPending();
   }
@@ -449,7 +481,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     slot.res = res;
     slot.staticRoute = staticRoute;
     slot.ready = slot.final = true;
-    if (this.#queue[0] === slot) this.#pump();
+    if (this.queue[0] === slot) this.#pump();
   }
 
   /**
@@ -464,18 +496,18 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   /** Write every ready response at the head of the queue, in order. */
   #pump(): void {
-    const q = this.#queue;
-    while (q.length && q[0]!.ready && !this.#writing) {
+    const q = this.queue;
+    while (q.length && q[0]!.ready && !(this.flags & WRITING)) {
       const slot = q[0]!;
       if (!this.conn.open) return;
-      if (slot.body && !slot.body.done && this.#bodySlot === slot) {
+      if (slot.body && !slot.body.done && this.bodySlot === slot) {
         // Answered before its body arrived: read and drop the rest, or close if it is large.
         if (slot.expectContinue && !slot.continueSent) {
           slot.keepAlive = false; // the client may or may not send it now: don't guess, close after
-          this.#stopParsing = true;
+          this.flags |= STOP_PARSING;
         }
-        this.#discarding = 1;
-        this.#body?.fail(Object.assign(new Error("response sent before the request body was read"), { code: "ERR_BODY_DISCARDED" }));
+        this.discarding = 1;
+        this.body?.fail(Object.assign(new Error("response sent before the request body was read"), { code: "ERR_BODY_DISCARDED" }));
       }
       let done: boolean;
       try {
@@ -498,13 +530,13 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (next && next.expectContinue) this.#sendContinue(next);
     if (q.length === 0) {
       this.#idle();
-      if (this.#paused && !this.#pausedByBody) this.#resume();
-      else if (this.#pendLen) this.#processPending();
+      if (this.flags & PAUSED && !(this.flags & PAUSED_BY_BODY)) this.#resume();
+      else if (this.pendLen) this.#processPending();
     }
   }
 
   #finish(slot: Slot): void {
-    const q = this.#queue;
+    const q = this.queue;
     // A response still being written when the connection closed: onClose already dropped (and
     // uncounted) its slot. Counting it again drove pendingRequests negative (found by the soak:
     // clients that abort a file download).
@@ -512,25 +544,25 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     q.shift();
     if (slot.req) this.core.pendingRequests--;
     if (!slot.keepAlive) {
-      this.#stopParsing = true;
+      this.flags |= STOP_PARSING;
       for (const s of q) if (s.req) this.core.pendingRequests--;
       q.length = 0;
       // The client said this was its last request and sent nothing after it: no need to linger
       // for more (a reset can only come of bytes that arrive after the close).
-      this.conn.end(slot.clientClose && !this.#bytesAfterFinal && this.#bodyMode === BODY_NONE && this.#pendLen === 0);
+      this.conn.end(slot.clientClose && !(this.flags & BYTES_AFTER_FINAL) && this.bodyMode === BODY_NONE && this.pendLen === 0);
     }
   }
 
   #takeQueue(): Slot[] {
-    if (this.#queue === NO_SLOTS) this.#queue = queuePool.pop() ?? [];
-    return this.#queue;
+    if (this.queue === NO_SLOTS) this.queue = queuePool.pop() ?? [];
+    return this.queue;
   }
 
   #idle(): void {
-    if (this.#queue.length || this.#bodyMode !== BODY_NONE) return;
-    if (this.#queue !== NO_SLOTS) {
-      if (queuePool.length < QUEUE_POOL_MAX) queuePool.push(this.#queue);
-      this.#queue = NO_SLOTS;
+    if (this.queue.length || this.bodyMode !== BODY_NONE) return;
+    if (this.queue !== NO_SLOTS) {
+      if (queuePool.length < QUEUE_POOL_MAX) queuePool.push(this.queue);
+      this.queue = NO_SLOTS;
     }
     if (this.core.stopping) {
       this.conn.end();
@@ -590,20 +622,20 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const core = this.core;
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
-    this.#writing = true;
+    this.flags |= WRITING;
     const headers = res.headers, statusText = res.statusText;
     let work: Promise<boolean>;
     if (e.kind === BodyKind.File) {
       const file = e.blob!;
       const type = e.type;
       if (core.sendFile === sendFileUring && sendCachedFile(this, file, e.name, fields, slot.req, status, keepAlive, minor, slot.isHead)) {
-        this.#writing = false;
+        this.flags &= ~WRITING;
         return true;
       }
       work = core.sendFile(this, file, slot.req, { status, statusText, headers, type, keepAlive, versionMinor: minor, isHead: slot.isHead });
       // Written at once (a small cached file, a 304): finish now, without a promise round trip.
       if (Bun.peek.status(work) === "fulfilled" && Bun.peek(work) === true) {
-        this.#writing = false;
+        this.flags &= ~WRITING;
         return true;
       }
     } else {
@@ -701,8 +733,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (!chunked) slot.keepAlive = false; // HTTP/1.0 has no chunked coding: the close ends the body
     head(chunked ? -1 : -3);
     for (const c of ready.chunks) writeChunk(conn, c, chunked);
-    this.#writing = true;
-    pipeReader(conn, reader, ready.next, chunked, this.waitDrain, Infinity, (r) => (this.#streamReader = r)).then(
+    this.flags |= WRITING;
+    pipeReader(conn, reader, ready.next, chunked, this.waitDrain, Infinity, (r) => (this.#rare().streamReader = r)).then(
       (ok) => this.#finishStreamed(slot, ok),
       (err) => {
         this.core.reportError(err);
@@ -725,7 +757,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       send(EMPTY_BYTES);
       return true;
     }
-    this.#writing = true;
+    this.flags |= WRITING;
     const whole = blob === "unread" ? collectChunks(reader) : (reader.releaseLock(), blob.bytes());
     whole.then(
       (bytes) => {
@@ -743,7 +775,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #writeStatic(slot: Slot, r: StaticRoute): boolean {
     const conn = this.conn;
     if (r.blob) {
-      this.#writing = true;
+      this.flags |= WRITING;
       this.core
         .sendFile(this, r.blob, slot.req, {
           status: r.status, statusText: r.statusText, headers: r.headers, type: r.type,
@@ -781,7 +813,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #finishStreamed(slot: Slot, ok: boolean): void {
-    this.#writing = false;
+    this.flags &= ~WRITING;
     if (!ok) {
       slot.keepAlive = false;
       if (this.conn.open) this.conn.close(); // a body cut short can't be framed: the client must see the end
@@ -792,29 +824,30 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   /** Resolves when queued bytes are back under the high-water mark (streaming backpressure). */
   get waitDrain(): () => Promise<void> {
-    return (this.#waitDrainFn ??= () => {
+    return (this.#rare().waitDrain ??= () => {
       if (!this.conn.open) return Promise.resolve();
-      return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
+      return new Promise((resolve) => (this.#rare().drainWaiters ??= []).push(resolve));
     });
   }
-  #waitDrainFn: (() => Promise<void>) | null = null;
 
   onDrain(): void {
-    const w = this.#drainWaiters;
-    this.#drainWaiters = null;
-    if (w) for (const f of w) f();
-    if (this.#paused && !this.#pausedByBody && this.conn.open && !this.#blocked()) this.#resume();
+    const w = this.rare?.drainWaiters;
+    if (w) {
+      this.rare!.drainWaiters = null;
+      for (const f of w) f();
+    }
+    if (this.flags & PAUSED && !(this.flags & PAUSED_BY_BODY) && this.conn.open && !this.#blocked()) this.#resume();
   }
 
   onTimeout(): void {
     // Receiving into the body's buffer shows no progress until it is cut short: look first.
-    if (this.#direct === DIRECT && this.conn.probeInto()) {
-      this.#direct = PROBING;
+    if (this.direct === DIRECT && this.conn.probeInto()) {
+      this.direct = PROBING;
       return;
     }
-    if (this.#queue.length === 0 && (this.#pendLen > 0 || this.#headStartedAt > 0) && this.conn.open) {
+    if (this.queue.length === 0 && (this.pendLen > 0 || this.headStartedAt > 0) && this.conn.open) {
       // Part of a head and no more: 408 (RFC 9110 §15.5.9), then close.
-      this.#stopParsing = true;
+      this.flags |= STOP_PARSING;
       this.#queueError(408, "Request headers were not received in time");
       this.core.stats.timeouts++;
       return;
@@ -825,10 +858,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   onEnd(): boolean {
     // The client finished sending: answer what it asked, then close.
-    this.#stopParsing = true;
-    if (this.#bodyMode !== BODY_NONE) {
-      this.#body?.fail(Object.assign(new Error("client closed before the body ended"), { code: "ECONNRESET" }));
-      this.#bodyMode = BODY_NONE;
+    this.flags |= STOP_PARSING;
+    if (this.bodyMode !== BODY_NONE) {
+      this.body?.fail(Object.assign(new Error("client closed before the body ended"), { code: "ECONNRESET" }));
+      this.bodyMode = BODY_NONE;
     }
     // A FIN cannot be told from a half-close without writing, and from browsers, fetch and curl it
     // means the client is gone: abort the signals of requests still being handled, as Bun.serve
@@ -836,15 +869,15 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     let gone: DOMException | null = null;
     // Only the last response closes: marking every queued one made #finish drop the rest of a
     // pipeline after the first answer (requests handled, never answered).
-    const last = this.#queue[this.#queue.length - 1];
+    const last = this.queue[this.queue.length - 1];
     if (last) last.keepAlive = false;
-    for (const s of this.#queue) {
+    for (const s of this.queue) {
       if (s.req && !s.ready && !s.req._aborted) {
         s.req._aborted = true;
         s.req._abort?.abort((gone ??= clientGone("The client closed the connection")));
       }
     }
-    if (this.#queue.length === 0) return false;
+    if (this.queue.length === 0) return false;
     return true;
   }
 
@@ -853,10 +886,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // and most connections close with nothing in progress.
     let reset: Error | null = null;
     const resetError = () => (reset ??= Object.assign(new Error("client disconnected"), { code: "ECONNRESET" }));
-    this.#streamReader?.cancel(resetError()).catch(() => {}); // a producing stream stops with its client
-    if (this.#body) this.#body.fail(resetError());
+    this.rare?.streamReader?.cancel(resetError()).catch(() => {}); // a producing stream stops with its client
+    if (this.body) this.body.fail(resetError());
     let gone: DOMException | null = null;
-    for (const s of this.#queue) {
+    for (const s of this.queue) {
       if (s.req) {
         this.core.pendingRequests--;
         s.req._aborted = true;
@@ -864,9 +897,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         if (s.body) s.body.fail(resetError());
       }
     }
-    if (this.#queue.length) this.#queue.length = 0;
-    this.#pend = null;
-    this.#pendLen = 0;
+    if (this.queue.length) this.queue.length = 0;
+    this.pend = null;
+    this.pendLen = 0;
     this.onDrain();
     this.core.connectionClosed(this);
   }
@@ -878,9 +911,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   /** Graceful stop: idle connections close now, busy ones after their current responses. */
   stopGracefully(): void {
-    this.#stopParsing = true;
+    this.flags |= STOP_PARSING;
     // The last queued response closes (not each: #finish would drop the rest of a pipeline).
-    const last = this.#queue[this.#queue.length - 1];
+    const last = this.queue[this.queue.length - 1];
     if (last) last.keepAlive = false;
     if (this.idle) this.conn.end();
   }
