@@ -58,6 +58,16 @@ export interface ReactorStats {
   bufferMisses: number;
 }
 
+/**
+ * Throw `error` from a microtask (an uncaught exception). Not inline where it is caught: a closure
+ * there would make that function allocate a scope for the captured variable on every call.
+ */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 export class Reactor {
   readonly ring: Ring;
   readonly ops: OpTable;
@@ -434,7 +444,7 @@ export class Reactor {
     }
     // A throwing callback is a bug in its owner: the batch finishes, then it surfaces like any
     // uncaught exception in Bun.
-    if (error !== undefined) queueMicrotask(() => { throw error; });
+    if (error !== undefined) rethrowLater(error);
   }
 
   /**
