@@ -44,25 +44,43 @@ const queuePool: Slot[][] = [];
 // usual response allocates no options object.
 const wholeHead: HeadOptions = { status: 200, statusText: "", headers: null, fields: null, defaultType: "", length: 0, keepAlive: true, versionMinor: 1 };
 
+/** A request in progress and its answer. One per request: fields declared and set in the constructor (inline, see HttpConnection). */
 class Slot {
-  req: UringRequest | null = null;
-  res: Response | null = null;
-  staticRoute: StaticRoute | null = null;
+  declare req: UringRequest | null;
+  declare res: Response | null;
+  declare staticRoute: StaticRoute | null;
   /** A pre-built error response (parse errors, 413, timeouts): head and body text. */
-  errorStatus = 0;
-  errorText = "";
-  ready = false;
+  declare errorStatus: number;
+  declare errorText: string;
+  declare ready: boolean;
   /** Settled for good: later settle()/fail() calls are ignored (e.g. a 413 replaced the handler's answer). */
-  final = false;
-  keepAlive = true;
+  declare final: boolean;
+  declare keepAlive: boolean;
   /** The request itself asked to close (Connection: close, or HTTP/1.0 without keep-alive). */
-  clientClose = false;
-  versionMinor = 1;
-  isHead = false;
-  expectContinue = false;
-  continueSent = false;
-  body: RequestBody | null = null;
-  ifNoneMatch: string | null = null;
+  declare clientClose: boolean;
+  declare versionMinor: number;
+  declare isHead: boolean;
+  declare expectContinue: boolean;
+  declare continueSent: boolean;
+  declare body: RequestBody | null;
+  declare ifNoneMatch: string | null;
+  constructor() {
+    this.req = null;
+    this.res = null;
+    this.staticRoute = null;
+    this.errorStatus = 0;
+    this.errorText = "";
+    this.ready = false;
+    this.final = false;
+    this.keepAlive = true;
+    this.clientClose = false;
+    this.versionMinor = 1;
+    this.isHead = false;
+    this.expectContinue = false;
+    this.continueSent = false;
+    this.body = null;
+    this.ifNoneMatch = null;
+  }
 }
 
 // HttpConnection.flags

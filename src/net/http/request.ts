@@ -89,68 +89,76 @@ export function headCopy(buf: Uint8Array, start: number, n: number): Uint8Array 
   return (lastHead = buf.slice(start, start + n));
 }
 
+// Made for every request: its fields are declared and assigned in the constructor, which JSC lays
+// out inline (16 fields: ~18 ns and 160 bytes a request, against ~33 ns and ~224 as class fields).
 export class UringRequest {
   /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
-  _head: Uint8Array;
-  /** @internal */ _ctx: RequestContext;
-  /** @internal */ _body: RequestBody | null;
-  /** @internal */ _abort: AbortController | null = null;
-  /** @internal */ _timeoutMs = -1;
+  declare _head: Uint8Array;
+  /** @internal */ declare _ctx: RequestContext;
+  /** @internal */ declare _body: RequestBody | null;
+  /** @internal */ declare _abort: AbortController | null;
+  /** @internal */ declare _timeoutMs: number;
   /** @internal Set once the client is gone before the response finished. */
-  _aborted = false;
-  readonly #method: string;
-  readonly #target: string;
-  readonly #absolute: boolean;
-  readonly #defaultHost: string;
-  #url: string | null = null;
-  #hostStart = -1;
-  #hostEnd = -1;
-  #headers: Headers | null = null;
-  #native: Request | null = null;
-  params: Record<string, string> = EMPTY_PARAMS;
+  declare _aborted: boolean;
+  /** @internal The target as sent (path and query for origin-form). */
+  declare readonly _target: string;
+  declare params: Record<string, string>;
+  private declare readonly _method: string;
+  private declare readonly _absolute: boolean;
+  private declare readonly _defaultHost: string;
+  private declare _url: string | null;
+  private declare _hostStart: number;
+  private declare _hostEnd: number;
+  private declare _headers: Headers | null;
+  private declare _native: Request | null;
 
   constructor(head: Uint8Array, method: string, target: string, absolute: boolean, defaultHost: string, ctx: RequestContext, body: RequestBody | null) {
     this._head = head;
-    this.#method = method;
-    this.#target = target;
-    this.#absolute = absolute;
-    this.#defaultHost = defaultHost;
     this._ctx = ctx;
     this._body = body;
+    this._abort = null;
+    this._timeoutMs = -1;
+    this._aborted = false;
+    this._target = target;
+    this.params = EMPTY_PARAMS;
+    this._method = method;
+    this._absolute = absolute;
+    this._defaultHost = defaultHost;
+    this._url = null;
+    this._hostStart = -1;
+    this._hostEnd = -1;
+    this._headers = null;
+    this._native = null;
   }
 
   /** @internal Where the Host value sits in the head copy (so url needs no re-parse). */
   _hostAt(start: number, end: number): void {
-    this.#hostStart = start;
-    this.#hostEnd = end;
+    this._hostStart = start;
+    this._hostEnd = end;
   }
 
   get method(): string {
-    return this.#method;
+    return this._method;
   }
 
-  /** The target as sent (path and query for origin-form). */
-  get _target(): string {
-    return this.#target;
-  }
 
   get url(): string {
-    if (this.#url !== null) return this.#url;
+    if (this._url !== null) return this._url;
     // The same head copy (a repeated request, see headCopy) means the same url.
-    if (this._head === lastUrlHead && this.#defaultHost === lastUrlDefaultHost) return (this.#url = lastUrl);
+    if (this._head === lastUrlHead && this._defaultHost === lastUrlDefaultHost) return (this._url = lastUrl);
     let url: string;
-    if (this.#absolute) url = serializeUrl(this.#target);
+    if (this._absolute) url = serializeUrl(this._target);
     // authority-form (CONNECT only): the target is the URI's authority, with no path (RFC 9112 §3.2.3, §3.3)
-    else if (this.#method === "CONNECT") url = serializeUrl(`http://${this.#target}/`);
+    else if (this._method === "CONNECT") url = serializeUrl(`http://${this._target}/`);
     else {
-      const origin = this.#hostStart >= 0 ? originAt(this._head, this.#hostStart, this.#hostEnd) : originOf(this.#defaultHost);
-      const path = this.#target === "*" ? "/*" : this.#target;
+      const origin = this._hostStart >= 0 ? originAt(this._head, this._hostStart, this._hostEnd) : originOf(this._defaultHost);
+      const path = this._target === "*" ? "/*" : this._target;
       url = pathNeedsUrlParser(path) ? serializeUrl(origin + path) : origin + path;
     }
     lastUrlHead = this._head;
-    lastUrlDefaultHost = this.#defaultHost;
+    lastUrlDefaultHost = this._defaultHost;
     lastUrl = url;
-    return (this.#url = url);
+    return (this._url = url);
   }
 
   #parseHead(): RequestHead {
@@ -160,17 +168,17 @@ export class UringRequest {
   }
 
   get headers(): Headers {
-    if (this.#headers) return this.#headers;
+    if (this._headers) return this._headers;
     const h = this.#parseHead();
     const buf = this._head;
     const headers = new Headers();
     for (let i = 0; i < h.headerCount; i++) headers.append(h.headerName(buf, i), h.headerValue(buf, i));
-    return (this.#headers = headers);
+    return (this._headers = headers);
   }
 
   /** @internal The If-None-Match header, for pre-encoded static routes (no Headers built). */
   _ifNoneMatch(): string | null {
-    if (this.#headers) return this.#headers.get("if-none-match");
+    if (this._headers) return this._headers.get("if-none-match");
     if (!headerLineStarts(this._head, 0x69)) return null; // no "If-..." line: no parse
     const h = this.#parseHead();
     const i = h.indexOf(this._head, "if-none-match");
@@ -179,8 +187,8 @@ export class UringRequest {
 
   /** @internal Values of several headers (lower-case names) with one parse and no Headers built; null when absent. */
   _headerValues(names: readonly string[], out: (string | null)[]): void {
-    if (this.#headers) {
-      for (let k = 0; k < names.length; k++) out[k] = this.#headers.get(names[k]!);
+    if (this._headers) {
+      for (let k = 0; k < names.length; k++) out[k] = this._headers.get(names[k]!);
       return;
     }
     const h = this.#parseHead();
@@ -192,11 +200,11 @@ export class UringRequest {
 
   /** @internal Path of the target (no query), for routing. */
   get _path(): string {
-    let t = this.#target;
+    let t = this._target;
     // Routes see the path the handler would see in new URL(req.url).pathname: dot segments
     // resolved, a fragment dropped (a route must not be skipped for "/a#x", nor matched by
     // "/b/../a"). The URL parser runs only when the target has a byte it would change.
-    if (this.#absolute || this.#method === "CONNECT" || pathNeedsUrlParser(t)) {
+    if (this._absolute || this._method === "CONNECT" || pathNeedsUrlParser(t)) {
       const u = this.url;
       const slash = u.indexOf("/", u.indexOf("//") + 2);
       t = slash < 0 ? "/" : u.slice(slash);
@@ -208,12 +216,12 @@ export class UringRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.#native) return this.#native.body;
+    if (this._native) return this._native.body;
     return this._body ? this._body.stream() : null;
   }
 
   get bodyUsed(): boolean {
-    if (this.#native) return this.#native.bodyUsed;
+    if (this._native) return this._native.bodyUsed;
     return this._body ? this._body.used : false;
   }
 
@@ -232,7 +240,7 @@ export class UringRequest {
   }
 
   #bytes(): Promise<Uint8Array> {
-    if (this.#native) return this.#native.bytes();
+    if (this._native) return this._native.bytes();
     if (!this._body) return Promise.resolve(new Uint8Array(0));
     return this._body.bytes();
   }
@@ -260,14 +268,14 @@ export class UringRequest {
 
   /** A native Request with the same url, method, headers, body and signal. */
   #toNative(): Request {
-    if (this.#native) return this.#native;
-    const init: RequestInit & { duplex?: string } = { method: this.#method, headers: this.headers, signal: this.signal };
-    if (this._body && this.#method !== "GET" && this.#method !== "HEAD") {
+    if (this._native) return this._native;
+    const init: RequestInit & { duplex?: string } = { method: this._method, headers: this.headers, signal: this.signal };
+    if (this._body && this._method !== "GET" && this._method !== "HEAD") {
       init.body = this._body.stream();
       init.duplex = "half";
     }
-    this.#native = new Request(this.url, init as RequestInit) as unknown as Request;
-    return this.#native;
+    this._native = new Request(this.url, init as RequestInit) as unknown as Request;
+    return this._native;
   }
 
   clone(): Request {
@@ -309,10 +317,10 @@ export class UringRequest {
   }
   /** True once a native Request was built (tests assert laziness with it). */
   get _materialized(): boolean {
-    return this.#native !== null || this.#headers !== null;
+    return this._native !== null || this._headers !== null;
   }
   get _nativeBuilt(): boolean {
-    return this.#native !== null;
+    return this._native !== null;
   }
 }
 
