@@ -382,6 +382,51 @@ describe("listen(): TCP on the reactor", () => {
   }, 20000);
 });
 
+describe("send limits: shared by a listener's connections, changed per connection", () => {
+  test("the listener's limits reach every connection; one connection's own maxQueuedBytes binds it alone", () => {
+    const r = new Reactor({ entries: 64, maxOps: 256 });
+    const conns: Connection[] = [];
+    const closed = new Map<Connection, Error | null>();
+    const listener = new Listener(r, { hostname: "127.0.0.1", port: 0, sendLimits: { sendTimeoutMs: 1234, maxQueuedBytes: 4096 } }, {
+      onAccept(c) {
+        conns.push(c);
+        return { onData() {}, onClose: (conn, err) => void closed.set(conn, err) };
+      },
+    });
+    const clients: number[] = [];
+    try {
+      for (let i = 0; i < 3; i++) clients.push(connectBlocking(listener.port));
+      expect(r.runUntil(() => conns.length === 3, 3000), `accepted ${conns.length} of 3`).toBe(true);
+      const [a, b, c] = conns as [Connection, Connection, Connection];
+      for (const x of conns) {
+        expect(x.sendTimeoutMs).toBe(1234);
+        expect(x.maxQueuedBytes).toBe(4096);
+        expect(x.highWaterMark).toBe(256 * 1024); // the default for what the listener did not set
+      }
+      a.maxQueuedBytes = 1000;
+      b.sendTimeoutMs = 0;
+      expect([a.maxQueuedBytes, b.maxQueuedBytes, c.maxQueuedBytes]).toEqual([1000, 4096, 4096]);
+      expect([a.sendTimeoutMs, b.sendTimeoutMs, c.sendTimeoutMs]).toEqual([1234, 0, 1234]);
+      expect(listener.sendLimits).toEqual({ sendTimeoutMs: 1234, maxQueuedBytes: 4096, highWaterMark: 256 * 1024 });
+      const bytes = new Uint8Array(2000).fill(7);
+      // Written in one turn, before anything is sent: a's 2000 queued bytes pass its own bound only.
+      expect(a.write(bytes), "a: 2000 bytes over its 1000").toBe(false);
+      expect(b.write(bytes), "b: 2000 bytes under the listener's 4096").toBe(true);
+      expect(c.write(bytes)).toBe(true);
+      expect(c.write(bytes)).toBe(true);
+      expect(c.write(bytes), "c: 6000 bytes over the listener's 4096").toBe(false);
+      expect(r.runUntil(() => closed.has(a) && closed.has(c), 3000), "the two over their bounds closed").toBe(true);
+      expect((closed.get(a) as Error & { code?: string }).code).toBe("ERR_SOCKET_QUEUE_FULL");
+      expect((closed.get(c) as Error & { code?: string }).code).toBe("ERR_SOCKET_QUEUE_FULL");
+      expect(b.open, "b is untouched").toBe(true);
+    } finally {
+      for (const fd of clients) tlibc.close(fd);
+      listener.stop();
+      r.close();
+    }
+  });
+});
+
 describe("Connection.writePipe: bytes waiting in a pipe, spliced into the socket", () => {
   test("in order between copied writes; a client that reads late still gets every byte; the hold is told once", async () => {
     const r = new Reactor({ entries: 64, maxOps: 256 });
