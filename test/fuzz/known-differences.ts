@@ -179,6 +179,19 @@ const RULES: Rule[] = [
     repair: (c) => c.raw + " HTTP/1.1\r\nHost: a\r\n\r\n",
   },
   {
+    // The same at a field line: llhttp judges some field values as their bytes arrive (a coding in
+    // Transfer-Encoding, Content-Length's digits, a name's characters), we a field line when it ends;
+    // at EOF inside the head only node has a verdict. Repair: end the line and the head.
+    id: "verdict-before-eof",
+    applies: (c) => {
+      if (c.side !== "node-rejects" || c.k !== c.r.sim.requests.length || c.r.sim.error !== null) return false;
+      if (!/^HPE_INVALID_(TRANSFER_ENCODING|CONTENT_LENGTH|HEADER_TOKEN)$/.test(c.error)) return false;
+      const rest = c.raw.slice(c.start).replace(/^[\r\n]+/, "");
+      return /\n/.test(rest) && !/\r?\n\r?\n/.test(rest);
+    },
+    repair: (c) => c.raw + (c.raw.endsWith("\n") ? "\r\n" : "\r\n\r\n"),
+  },
+  {
     // RFC 9110 §9.1: method = token; llhttp knows a fixed list.
     id: "method-token",
     applies: (c) => {
@@ -482,8 +495,10 @@ export function classify(raw: string, r: CaseResult, methods: Set<string>): Know
     // Our parser's error name (the wire may only show a status: answers to HEAD have no body).
     c = { raw, r, side: "ours-rejects", k: ko, start: r.sim.errorRequestStart, headEnd: -1, errorAt: r.sim.errorAt, error: r.sim.error ?? r.ours.error!, methods };
     if (c.start < 0) return null;
-  } else if (r.ours.error === null && r.sim.error === null && oa.length === r.sim.requests.length && oa.length > 0 && !r.sim.requests[oa.length - 1]!.keepAlive && (na.length > oa.length || kn > oa.length - 1)) {
+  } else if (r.ours.error === null && r.sim.error === null && oa.length === r.sim.requests.length && oa.length > 0 && !r.sim.requests[oa.length - 1]!.keepAlive && na.length >= oa.length) {
     // We stopped after a request that ends the connection; node read on (and maybe rejected what came).
+    // Only when node accepted all of ours: one it did not take (e.g. it waits for more bytes at EOF) is
+    // where the two differ, not our stop.
     const stop = r.sim.requests[oa.length - 1]!;
     c = { raw, r, side: "ours-stops", k: oa.length - 1, start: stop.start, headEnd: stop.headEnd, errorAt: -1, error: "", methods };
   } else if (kn < ko) {
