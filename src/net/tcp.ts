@@ -95,8 +95,12 @@ class SendQueue {
   readonly hold: (Chunk | Uint8Array | SendHold | null)[];
   head = 0;
   count = 0;
+  /** Bytes queued and not yet acknowledged by a SEND completion (Connection.queued). */
+  queued = 0;
   /** Bytes of the queued segments that were copied into chunks (bounded by maxQueuedBytes). */
   copied = 0;
+  /** reactor.now when the SEND in flight was submitted; 0 when none is (Connection.sendSince). */
+  since = 0;
   /** Bytes in the SEND or SPLICE in flight. */
   inflight = 0;
   /** SPLICEs in a row that moved nothing (EAGAIN) although POLL said the socket had room. */
@@ -108,8 +112,8 @@ class SendQueue {
   }
 }
 
-/** The queue of a connection with nothing queued: empty, shared, never written. */
-const NO_QUEUE = new SendQueue(0);
+/** The queue of a connection with nothing queued: empty and shared, so frozen (a write would throw). */
+const NO_QUEUE = Object.freeze(new SendQueue(0));
 
 // Queues of the first size (SEG_RING_MIN) that emptied: a connection holds one only while it has
 // bytes queued, so an idle keep-alive connection holds none (~300 bytes with its arrays).
@@ -121,7 +125,9 @@ const queuePool: SendQueue[] = [];
 // Connection state bits.
 const OPEN = 1, READ_EOF = 2, CLOSING = 4, CLOSED = 8, WANT_DRAIN = 16, END_AFTER_FLUSH = 32, SHUT = 64,
   FLUSH_QUEUED = 128, PAUSED = 256, SPLICING = 512, NONBLOCKING = 1024, INTO = 2048, LOWAT = 4096,
-  WANT_LARGE = 8192, RECV_LARGE = 16384, CLOSE_ONCE_SENT = 32768;
+  WANT_LARGE = 8192, RECV_LARGE = 16384, CLOSE_ONCE_SENT = 32768,
+  // The CLOSE was submitted; its CQE came.
+  CLOSE_SUBMITTED = 65536, CLOSE_DONE = 131072;
 
 /**
  * What a RECV into a view (a large body) waits for before it completes, or the rest of the range
@@ -160,6 +166,8 @@ export const DEFAULT_SEND_LIMITS: Readonly<SendLimits> = Object.freeze({
 
 /** What few connections need: made on first use (a peer address asked for, a large body, a close with an error). */
 class ConnectionRare {
+  /** Send limits of its own (a setter was used), else the listener's. */
+  limits: SendLimits | null = null;
   peer: SocketAddress | null | undefined = undefined;
   /** recvInto()'s range while one is being received. */
   into: RecvInto | null = null;
@@ -168,9 +176,10 @@ class ConnectionRare {
 
 // Per-connection state is what an idle keep-alive connection costs, so this class keeps it small:
 // its fields are declared (`declare`) and assigned in the constructor, which JSC lays out inline in
-// the object (16 fields, 160 bytes); as class fields (`x = 0`, `#x = 0`), measured on Bun 1.3, an
-// object of that many takes 192-224 bytes. State that few connections need is in `rare`; the send
-// queue is pooled and held only while bytes are queued.
+// the object. Measured on Bun 1.3: 12 such fields take 112 bytes, 13-18 take 160; as class fields
+// (`x = 0`, `#x = 0`), 16 took 192-224. State that few connections need is in `rare`; the send
+// queue (with the queued-byte count and the send's start) is pooled and held only while bytes are
+// queued.
 export class Connection implements Completer {
   declare readonly fd: number;
   declare readonly reactor: Reactor;
@@ -178,18 +187,12 @@ export class Connection implements Completer {
   declare handler: ConnectionHandler;
   /** OPEN, READ_EOF, ... bits. */
   declare state: number;
-  /** Bytes queued and not yet acknowledged by a SEND completion. */
-  declare queued: number;
-  /** reactor.now when the SEND in flight was submitted; 0 when none is. */
-  declare sendSince: number;
   // Linked-list membership in the listener's set of connections (no Set allocation per connection).
   declare next: Connection | null;
   declare prev: Connection | null;
   private declare deadlineAt: number;
-  private declare limits: Readonly<SendLimits>;
   private declare recvOp: number;
   private declare sendOp: number;
-  private declare closeOp: number;
   private declare q: SendQueue;
   private declare rare: ConnectionRare | null;
 
@@ -199,15 +202,11 @@ export class Connection implements Completer {
     this.listener = listener;
     this.handler = handler;
     this.state = OPEN;
-    this.queued = 0;
-    this.sendSince = 0;
     this.next = null;
     this.prev = null;
     this.deadlineAt = 0;
-    this.limits = listener?.sendLimits ?? DEFAULT_SEND_LIMITS;
     this.recvOp = 0;
     this.sendOp = 0;
-    this.closeOp = 0;
     this.q = NO_QUEUE;
     this.rare = null;
   }
@@ -221,27 +220,39 @@ export class Connection implements Completer {
     if (at !== 0) this.listener?.sweepBy(at);
   }
 
+  /** Bytes queued and not yet acknowledged by a SEND completion. */
+  get queued(): number {
+    return this.q.queued;
+  }
+  /** reactor.now when the SEND in flight was submitted; 0 when none is. */
+  get sendSince(): number {
+    return this.q.since;
+  }
+
+  get #limits(): Readonly<SendLimits> {
+    return this.rare?.limits ?? this.listener?.sendLimits ?? DEFAULT_SEND_LIMITS;
+  }
   get sendTimeoutMs(): number {
-    return this.limits.sendTimeoutMs;
+    return this.#limits.sendTimeoutMs;
   }
   set sendTimeoutMs(ms: number) {
     this.#ownLimits().sendTimeoutMs = ms;
   }
   get maxQueuedBytes(): number {
-    return this.limits.maxQueuedBytes;
+    return this.#limits.maxQueuedBytes;
   }
   set maxQueuedBytes(n: number) {
     this.#ownLimits().maxQueuedBytes = n;
   }
   get highWaterMark(): number {
-    return this.limits.highWaterMark;
+    return this.#limits.highWaterMark;
   }
   set highWaterMark(n: number) {
     this.#ownLimits().highWaterMark = n;
   }
   #ownLimits(): SendLimits {
-    if (Object.isFrozen(this.limits)) this.limits = { ...this.limits }; // the shared ones are frozen
-    return this.limits as SendLimits;
+    const rare = this.#rare();
+    return (rare.limits ??= { ...this.#limits });
   }
 
   #rare(): ConnectionRare {
@@ -488,9 +499,11 @@ export class Connection implements Completer {
       q.hold[k] = old.hold[i]!;
     }
     q.count = old.count;
+    q.queued = old.queued;
     q.copied = old.copied;
     q.inflight = old.inflight;
     q.stalls = old.stalls;
+    q.since = old.since;
     this.q = q;
   }
 
@@ -512,7 +525,7 @@ export class Connection implements Completer {
     c.w += n;
     const i = (this.q.head + this.q.count - 1) & (this.q.ptr.length - 1);
     this.q.len[i]! += n;
-    this.queued += n;
+    this.q.queued += n;
     this.q.copied += n;
   }
 
@@ -528,7 +541,7 @@ export class Connection implements Completer {
     if (len >= ZERO_COPY_MIN) {
       void bytes.buffer; // materialise the storage before taking its address (DESIGN.md: pointer stability)
       this.#pushSeg(ptrOf(bytes) + start, len, bytes);
-      this.queued += len;
+      this.q.queued += len;
       this.#scheduleFlush();
       return true;
     }
@@ -558,7 +571,7 @@ export class Connection implements Completer {
       return true;
     }
     this.#pushSeg(ptr, len, hold);
-    this.queued += len;
+    this.q.queued += len;
     this.#scheduleFlush();
     return true;
   }
@@ -570,7 +583,7 @@ export class Connection implements Completer {
   writePipe(len: number, hold: PipeHold): boolean {
     if (!this.open || this.state & (END_AFTER_FLUSH | SHUT)) return false;
     this.#pushSeg(PIPE_SEG, len, hold);
-    this.queued += len;
+    this.q.queued += len;
     this.#scheduleFlush();
     return true;
   }
@@ -657,7 +670,7 @@ export class Connection implements Completer {
   /** Called by the reactor just before it enters the kernel: one SEND for everything queued. */
   flush(): void {
     this.state &= ~FLUSH_QUEUED;
-    if (this.sendOp || this.state & (CLOSING | CLOSED) || this.closeOp) return;
+    if (this.sendOp || this.state & (CLOSING | CLOSED)) return;
     if (this.q.count === 0) return this.#afterFlushed();
     if (this.q.ptr[this.q.head] === PIPE_SEG) return this.#splice();
     const r = this.reactor;
@@ -708,7 +721,7 @@ export class Connection implements Completer {
    * SQE (the sweep's TIMEOUT), so never between an op and its LINK_TIMEOUT.
    */
   #sendPending(now: number): void {
-    this.sendSince = now;
+    this.q.since = now;
     if (this.sendTimeoutMs > 0) this.listener?.sweepBy(now + this.sendTimeoutMs);
   }
   /**
@@ -738,12 +751,12 @@ export class Connection implements Completer {
     this.state &= ~SPLICING;
     if (this.state & CLOSING) return this.#closeWhenDeferred(); // complete() then sees whether the close is finished
     if (res < 0 && res !== -EAGAIN) {
-      this.sendSince = 0;
+      this.q.since = 0;
       if (this.open) this.#fail(errorFromResult(res, "splice"));
       return;
     }
     if (res > 0) {
-      this.sendSince = 0;
+      this.q.since = 0;
       this.q.stalls = 0;
       this.#consume(res);
     } else if (res === 0 || ++this.q.stalls > 2) {
@@ -765,14 +778,14 @@ export class Connection implements Completer {
     this.q.inflight = 0;
     // A client that stops reading: cut after sendTimeoutMs without room (the listener's sweep, or here).
     if (this.sendTimeoutMs > 0 && this.listener === null) r.linkTimeout(w, this.sendTimeoutMs, null);
-    if (this.sendSince === 0) this.#sendPending(r.now); // after the link: it may queue the sweep's TIMEOUT
+    if (this.q.since === 0) this.#sendPending(r.now); // after the link: it may queue the sweep's TIMEOUT
   }
 
   #onWritable(res: number): void {
     this.sendOp = 0;
     if (this.state & CLOSING) return;
     if (res < 0) {
-      this.sendSince = 0;
+      this.q.since = 0;
       if (this.open) this.#fail(sendError(res));
       return;
     }
@@ -781,7 +794,7 @@ export class Connection implements Completer {
 
   #onSend(res: number): void {
     this.sendOp = 0;
-    this.sendSince = 0;
+    this.q.since = 0;
     if (res < 0) {
       if (this.open) this.#fail(sendError(res));
       else this.#maybeFinish();
@@ -812,15 +825,16 @@ export class Connection implements Completer {
   #releaseSegs(): void {
     const q = this.q;
     if (q.count !== 0 || q.ptr.length !== SEG_RING_MIN) return;
-    q.head = q.copied = q.inflight = q.stalls = 0;
+    q.head = q.queued = q.copied = q.inflight = q.stalls = q.since = 0;
     if (queuePool.length < SEG_POOL_MAX) queuePool.push(q);
     this.q = NO_QUEUE;
   }
 
   /** Drop `n` sent bytes from the front of the queue; chunks go back to the pool. */
   #consume(n: number): void {
+    if (n <= 0) return;
     const mask = this.q.ptr.length - 1;
-    this.queued -= n;
+    this.q.queued -= n;
     while (n > 0 && this.q.count) {
       const i = this.q.head;
       const len = this.q.len[i]!;
@@ -908,7 +922,7 @@ export class Connection implements Completer {
 
   /** Closing: submit the CLOSE unless it was submitted or an io-wq op still has to look the fd up. */
   #closeWhenDeferred(): void {
-    if (this.closeOp !== 0 || this.state & SPLICING) return;
+    if (this.state & (CLOSE_SUBMITTED | SPLICING)) return;
     this.#submitClose();
   }
 
@@ -924,7 +938,7 @@ export class Connection implements Completer {
     if (this.sendOp && r.cancel(this.sendOp)) sqe.setSqeFlags(r.ring.sqe, r.lastSqe, IOSQE_IO_HARDLINK);
     const w = r.prepare(this, TAG_CLOSE, IORING_OP_CLOSE);
     sqe.prepClose(r.ring.sqe, w, this.fd);
-    this.closeOp = r.lastOp;
+    this.state |= CLOSE_SUBMITTED;
   }
 
   #fail(error: Error): void {
@@ -932,12 +946,12 @@ export class Connection implements Completer {
   }
 
   #onClosed(_res: number): void {
-    this.closeOp = -1;
+    this.state |= CLOSE_DONE;
     this.#maybeFinish();
   }
 
   #maybeFinish(): void {
-    if (this.closeOp !== -1 || this.recvOp || this.sendOp || this.state & CLOSED) return;
+    if (!(this.state & CLOSE_DONE) || this.recvOp || this.sendOp || this.state & CLOSED) return;
     this.state = (this.state | CLOSED) & ~CLOSING;
     this.#consume(this.queued);
     const q = this.q;
@@ -948,10 +962,9 @@ export class Connection implements Completer {
         else if (h !== null && !(h instanceof Uint8Array)) h.sent();
         q.hold[k] = null;
       }
-      q.count = q.copied = 0;
+      q.count = q.copied = q.queued = q.since = 0;
       this.#releaseSegs();
     }
-    this.queued = 0;
     this.listener?.remove(this);
     this.handler.onClose(this, this.rare?.closeError ?? null);
   }
