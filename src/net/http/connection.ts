@@ -25,8 +25,6 @@ import { noneMatch } from "./files/http.ts";
 export const MAX_PIPELINED = 128;
 /** After a response is written while its request body is still arriving, read and drop at most this much. */
 const MAX_DISCARD_BYTES = 1024 * 1024;
-// HttpConnection.#direct
-const NOT_DIRECT = 0, DIRECT = 1, PROBING = 2;
 const EMPTY_BYTES = new Uint8Array(0);
 /** Largest static route body kept with its head in one buffer (StaticRoute.wire); larger ones are written as they are. */
 const STATIC_WIRE_MAX = 64 * 1024;
@@ -92,9 +90,21 @@ const WRITING = 4;
 const PAUSED = 8, PAUSED_BY_BODY = 16;
 /** Inside #process (see #processPending). */
 const IN_PROCESS = 32;
+/** The body is being received straight into its buffer (Connection.recvInto); PROBING: cut short, to see whether it moves. */
+const DIRECT = 64, PROBING = 128;
 
 /** Made on first use: most connections never stream a body out or read a chunked one in. */
 class HttpConnectionRare {
+  // The request body being received (bodyMode not BODY_NONE): made with the first request that has one.
+  /** BODY_LENGTH: bytes of it still to come. */
+  bodyLeft = 0;
+  bodySlot: Slot | null = null;
+  /** > 0 while the body is read and dropped (its response went out first): 1 + bytes dropped. */
+  discarding = 0;
+  /** For chunked request bodies. */
+  decoder: ChunkedDecoder | null = null;
+  /** receiveInto() asked while a buffer was being parsed: started once it is (#startDirect). */
+  directWanted: Uint8Array | null = null;
   drainWaiters: (() => void)[] | null = null;
   onChunk: ((b: Uint8Array, s: number, e: number) => void) | null = null;
   waitDrain: (() => Promise<void>) | null = null;
@@ -115,16 +125,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   private declare queue: Slot[];
   private declare flags: number;
   private declare bodyMode: number;
-  private declare bodyLeft: number;
   private declare body: RequestBody | null;
-  private declare bodySlot: Slot | null;
-  private declare discarding: number;
-  private declare decoder: ChunkedDecoder | null;
   private declare headStartedAt: number;
-  /** DIRECT: the body is being received straight into its buffer (Connection.recvInto); PROBING: cut short, to see whether it moves. */
-  private declare direct: number;
-  /** receiveInto() asked while a buffer was being parsed: started once it is (#startDirect). */
-  private declare directWanted: Uint8Array | null;
   private declare rare: HttpConnectionRare | null;
 
   constructor(conn: Connection, core: ServerCore) {
@@ -136,14 +138,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     this.queue = NO_SLOTS;
     this.flags = 0;
     this.bodyMode = BODY_NONE;
-    this.bodyLeft = 0;
     this.body = null;
-    this.bodySlot = null;
-    this.discarding = 0;
-    this.decoder = null;
     this.headStartedAt = 0;
-    this.direct = NOT_DIRECT;
-    this.directWanted = null;
     this.rare = null;
     this.#idle();
   }
@@ -154,7 +150,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   get #onChunk(): (b: Uint8Array, s: number, e: number) => void {
     return (this.#rare().onChunk ??= (b, s, e) => {
-      if (this.discarding) this.discarding += e - s;
+      const rare = this.rare!;
+      if (rare.discarding) rare.discarding += e - s;
       else this.body?.push(b, s, e);
     });
   }
@@ -185,7 +182,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
     const p = this.#process(buf, start, end);
     if (p < end) this.#append(buf, p, end);
-    if (this.directWanted !== null) this.#startDirect();
+    if (this.rare !== null && this.rare.directWanted !== null) this.#startDirect();
   }
 
   #blocked(): boolean {
@@ -226,7 +223,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.pendLen -= p;
       this.head?.reset();
     }
-    if (this.directWanted !== null) this.#startDirect();
+    if (this.rare !== null && this.rare.directWanted !== null) this.#startDirect();
   }
 
   /** Parse and dispatch what buf[p, end) holds; returns how far it got. */
@@ -285,25 +282,27 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #feedBody(buf: Uint8Array, p: number, end: number): number {
+    const rare = this.rare!; // made with the body (#dispatch)
     if (this.bodyMode === BODY_LENGTH) {
-      const n = Math.min(end - p, this.bodyLeft);
-      if (this.discarding) this.discarding += n;
+      const n = Math.min(end - p, rare.bodyLeft);
+      if (rare.discarding) rare.discarding += n;
       else this.body!.push(buf, p, p + n);
-      this.bodyLeft -= n;
+      rare.bodyLeft -= n;
       p += n;
-      if (this.bodyLeft === 0) this.#endBody();
+      if (rare.bodyLeft === 0) this.#endBody();
     } else {
-      const r = this.decoder!.decode(buf, p, end, this.#onChunk);
+      const decoder = rare.decoder!;
+      const r = decoder.decode(buf, p, end, this.#onChunk);
       if (r < 0) {
         this.#bodyError(-r);
         return end;
       }
       p += r;
-      if (this.decoder!.done) this.#endBody();
+      if (decoder.done) this.#endBody();
       else if (this.body !== null && this.body.received >= DIRECT_MIN) this.conn.setLargeReads(true); // a large one, it turns out
     }
     if (this.bodyMode !== BODY_NONE) {
-      if (this.discarding > MAX_DISCARD_BYTES) {
+      if (rare.discarding > MAX_DISCARD_BYTES) {
         // Not worth reading: the response is out; close after it (RFC 9112 §9.6 lets us).
         this.flags |= STOP_PARSING;
         this.bodyMode = BODY_NONE;
@@ -318,21 +317,25 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #endBody(): void {
     this.conn.setLargeReads(false);
     this.bodyMode = BODY_NONE;
-    this.discarding = 0;
     this.body?.end();
     this.body = null;
-    this.bodySlot = null;
+    const rare = this.rare;
+    if (rare !== null) {
+      rare.discarding = 0;
+      rare.bodySlot = null;
+    }
   }
 
   #bodyError(code: number): void {
     const info = httpErrorInfo(code);
     const err = Object.assign(new Error(info.message), { code: `ERR_HTTP_${info.name}`, status: info.status });
     this.body?.fail(err);
-    const slot = this.bodySlot;
+    const rare = this.rare;
+    const slot = rare?.bodySlot ?? null;
     this.conn.setLargeReads(false);
     this.bodyMode = BODY_NONE;
     this.body = null;
-    this.bodySlot = null;
+    if (rare !== null) rare.bodySlot = null;
     this.flags |= STOP_PARSING;
     if (slot && !slot.final && this.queue.includes(slot)) {
       this.#replaceWithError(slot, info.status, info.message);
@@ -387,14 +390,15 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         return this.#queueError(info.status, `Request body of ${head.contentLength} bytes is over the limit of ${core.maxRequestBodySize}`);
       }
       body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
+      const rare = this.#rare();
       this.body = body;
-      this.bodySlot = slot;
+      rare.bodySlot = slot;
       if (head.chunked) {
         this.bodyMode = BODY_CHUNKED;
-        (this.decoder ??= new ChunkedDecoder()).reset(core.maxRequestBodySize, core.limits.maxHeaderBytes);
+        (rare.decoder ??= new ChunkedDecoder()).reset(core.maxRequestBodySize, core.limits.maxHeaderBytes);
       } else {
         this.bodyMode = BODY_LENGTH;
-        this.bodyLeft = head.contentLength;
+        rare.bodyLeft = head.contentLength;
         if (head.contentLength >= DIRECT_MIN) {
           body.holdUntilRead();
           this.conn.setLargeReads(true); // if it is streamed; read whole, it goes into its buffer (recvInto)
@@ -432,7 +436,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   // BodySource: a large body read whole is received into its buffer by the kernel.
   receiveInto(body: RequestBody, whole: Uint8Array): boolean {
     if (body !== this.body || this.bodyMode !== BODY_LENGTH) return false;
-    this.directWanted = whole;
+    this.#rare().directWanted = whole;
     // Asked from a handler run while a receive buffer is being parsed: the rest of that buffer is
     // body bytes still to be pushed, so the kernel's part starts after them (#startDirect, then).
     if (!(this.flags & IN_PROCESS)) this.#startDirect();
@@ -440,32 +444,34 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #startDirect(): void {
-    const whole = this.directWanted!;
-    this.directWanted = null;
+    const rare = this.rare!;
+    const whole = rare.directWanted!;
+    rare.directWanted = null;
     // Only for the body being received, with none of it waiting here unparsed.
-    const from = whole.length - this.bodyLeft;
-    if (this.bodyMode === BODY_LENGTH && !this.discarding && this.pendLen === 0 && from === this.body?.wholeReceived) {
-      if (this.conn.recvInto(whole, from, whole.length)) this.direct = DIRECT;
+    const from = whole.length - rare.bodyLeft;
+    if (this.bodyMode === BODY_LENGTH && !rare.discarding && this.pendLen === 0 && from === this.body?.wholeReceived) {
+      if (this.conn.recvInto(whole, from, whole.length)) this.flags |= DIRECT;
     }
     this.resume(); // the body's reader is here: the RECV into its buffer, or the usual reading
   }
 
   onReceivedInto(_c: Connection, n: number, complete: boolean): void {
-    this.bodyLeft -= n;
-    if (this.discarding) this.discarding += n;
+    const rare = this.rare!; // a body is being received into its buffer (#startDirect)
+    rare.bodyLeft -= n;
+    if (rare.discarding) rare.discarding += n;
     else this.body?.advance(n);
     if (complete) {
-      this.direct = NOT_DIRECT;
-      if (this.bodyMode === BODY_LENGTH && this.bodyLeft === 0) this.#endBody();
+      this.flags &= ~(DIRECT | PROBING);
+      if (this.bodyMode === BODY_LENGTH && rare.bodyLeft === 0) this.#endBody();
       return;
     }
-    const probed = this.direct === PROBING;
-    if (probed) this.direct = DIRECT;
+    const probed = (this.flags & PROBING) !== 0;
+    if (probed) this.flags &= ~PROBING;
     if (n > 0) {
       // Bytes keep coming: the body-read deadline is idle time, as when they come in pieces.
       if (this.core.idleTimeoutMs > 0) this.conn.deadline = this.conn.reactor.now + this.core.idleTimeoutMs;
     } else if (probed) {
-      this.direct = NOT_DIRECT;
+      this.flags &= ~DIRECT;
       this.onTimeout(); // nothing arrived since the deadline was set: it stands
     }
   }
@@ -518,13 +524,13 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     while (q.length && q[0]!.ready && !(this.flags & WRITING)) {
       const slot = q[0]!;
       if (!this.conn.open) return;
-      if (slot.body && !slot.body.done && this.bodySlot === slot) {
+      if (slot.body && !slot.body.done && this.rare?.bodySlot === slot) {
         // Answered before its body arrived: read and drop the rest, or close if it is large.
         if (slot.expectContinue && !slot.continueSent) {
           slot.keepAlive = false; // the client may or may not send it now: don't guess, close after
           this.flags |= STOP_PARSING;
         }
-        this.discarding = 1;
+        this.rare!.discarding = 1;
         this.body?.fail(Object.assign(new Error("response sent before the request body was read"), { code: "ERR_BODY_DISCARDED" }));
       }
       let done: boolean;
@@ -859,8 +865,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   onTimeout(): void {
     // Receiving into the body's buffer shows no progress until it is cut short: look first.
-    if (this.direct === DIRECT && this.conn.probeInto()) {
-      this.direct = PROBING;
+    if (this.flags & DIRECT && !(this.flags & PROBING) && this.conn.probeInto()) {
+      this.flags |= PROBING;
       return;
     }
     if (this.queue.length === 0 && (this.pendLen > 0 || this.headStartedAt > 0) && this.conn.open) {
