@@ -710,8 +710,9 @@ export class Connection implements Completer {
     // listener's connection, the listener's sweep cuts a SEND pending that long (sendSince): a
     // LINK_TIMEOUT per response arms and cancels a kernel timer each time (a timer reprogram, a VM
     // exit here), and the sweep also covers small SENDs when idleTimeout is 0.
-    if (this.sendTimeoutMs > 0 && (this.queued > this.highWaterMark || (this.listener === null && total > 65536))) {
-      r.linkTimeout(w, this.sendTimeoutMs, null);
+    const limits = this.#limits;
+    if (limits.sendTimeoutMs > 0 && (this.q.queued > limits.highWaterMark || (this.listener === null && total > 65536))) {
+      r.linkTimeout(w, limits.sendTimeoutMs, null);
     }
     this.#sendPending(r.now); // after the link: it may queue the sweep's TIMEOUT
   }
@@ -870,7 +871,8 @@ export class Connection implements Completer {
 
   /** True when queued bytes are over the high-water mark: wait for onDrain before writing more. */
   get needsDrain(): boolean {
-    if (this.queued > this.highWaterMark) {
+    const queued = this.q.queued;
+    if (queued !== 0 && queued > this.#limits.highWaterMark) {
       this.state |= WANT_DRAIN;
       return true;
     }
