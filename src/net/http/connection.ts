@@ -118,7 +118,7 @@ const IN_PROCESS = 32;
 /** The body is being received straight into its buffer (Connection.recvInto); PROBING: cut short, to see whether it moves. */
 const DIRECT = 64, PROBING = 128;
 
-/** Made on first use: most connections never stream a body out or read a chunked one in. */
+/** Made on first use (a request with a body, a streamed response): an idle connection that never had either holds none. */
 class HttpConnectionRare {
   // The request body being received (bodyMode not BODY_NONE): made with the first request that has one.
   /** BODY_LENGTH: bytes of it still to come. */
