@@ -90,9 +90,9 @@ const PIPE_SEG = 0;
  * pipe's bytes from writePipe are a segment with pointer PIPE_SEG and a PipeHold).
  */
 class SendQueue {
-  readonly ptr: Float64Array;
-  readonly len: Float64Array;
-  readonly hold: (Chunk | Uint8Array | SendHold | null)[];
+  ptr: Float64Array;
+  len: Float64Array;
+  hold: (Chunk | Uint8Array | SendHold | null)[];
   head = 0;
   count = 0;
   /** Bytes queued and not yet acknowledged by a SEND completion (Connection.queued). */
@@ -109,6 +109,22 @@ class SendQueue {
     this.ptr = new Float64Array(size);
     this.len = new Float64Array(size);
     this.hold = new Array(size).fill(null);
+  }
+
+  /** Full: twice the room, the segments from index 0 on. A grown queue stays with its connection. */
+  grow(): void {
+    const n = this.ptr.length, m = n * 2;
+    const p = new Float64Array(m), l = new Float64Array(m), h: (Chunk | Uint8Array | SendHold | null)[] = new Array(m).fill(null);
+    for (let k = 0; k < n; k++) {
+      const i = (this.head + k) & (n - 1);
+      p[k] = this.ptr[i]!;
+      l[k] = this.len[i]!;
+      h[k] = this.hold[i]!;
+    }
+    this.ptr = p;
+    this.len = l;
+    this.hold = h;
+    this.head = 0;
   }
 }
 
@@ -486,25 +502,11 @@ export class Connection implements Completer {
   }
 
   #growSegs(): void {
-    const old = this.q, n = old.ptr.length;
-    if (n === 0 && queuePool.length > 0) {
-      this.q = queuePool.pop()!;
+    if (this.q === NO_QUEUE) {
+      this.q = queuePool.pop() ?? new SendQueue(SEG_RING_MIN);
       return;
     }
-    const q = new SendQueue(n === 0 ? SEG_RING_MIN : n * 2);
-    for (let k = 0; k < n; k++) {
-      const i = (old.head + k) & (n - 1);
-      q.ptr[k] = old.ptr[i]!;
-      q.len[k] = old.len[i]!;
-      q.hold[k] = old.hold[i]!;
-    }
-    q.count = old.count;
-    q.queued = old.queued;
-    q.copied = old.copied;
-    q.inflight = old.inflight;
-    q.stalls = old.stalls;
-    q.since = old.since;
-    this.q = q;
+    this.q.grow();
   }
 
   /** The chunk at the queue's end with room, or a fresh one. */
