@@ -1,8 +1,7 @@
 // A provided buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks a buffer per RECV
 // completion, so idle connections hold no receive memory. buf_ring_add/advance are done in JS.
 import { liburing } from "./liburing.ts";
-import { libc, MADV_DONTNEED } from "./libc.ts";
-import { NativeRegion, writePtr } from "./memory.ts";
+import { NativeRegion, releasePages, writePtr } from "./memory.ts";
 import { SystemError } from "./errno.ts";
 import type { Ring } from "./ring.ts";
 import type { Pointer } from "bun:ffi";
@@ -118,7 +117,7 @@ export class BufferRing {
     for (let k = keep; k < inRing; k++) {
       const bid = this.#u16[((head + k) & mask) * 8 + 6]!;
       if (!this.#touched[bid]) continue;
-      libc.madvise((this.data.ptr + bid * this.bufferSize) as unknown as Pointer, this.bufferSize, MADV_DONTNEED);
+      releasePages(this.data.ptr + bid * this.bufferSize, this.bufferSize);
       this.#touched[bid] = 0;
       n++;
     }

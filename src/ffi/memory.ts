@@ -2,7 +2,7 @@
 // it comes from mmap, not from a JS typed array whose storage the GC may relocate (DESIGN.md,
 // "pointer stability"; Bun issue #32054). Each region has one owner that frees it.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { libc, errno, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS } from "./libc.ts";
+import { libc, errno, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MADV_DONTNEED } from "./libc.ts";
 import { SystemError } from "./errno.ts";
 
 export class NativeRegion {
@@ -45,6 +45,15 @@ export class NativeRegion {
     this.#freed = true;
     libc.munmap(this.ptr as unknown as Pointer, this.size);
   }
+}
+
+/**
+ * Give the pages of [ptr, ptr + len) (page-aligned, inside a region of ours) back to the kernel: RSS
+ * drops, and the next write faults in zeroed pages. The caller must know nothing reads or writes them
+ * meanwhile (a kernel op included).
+ */
+export function releasePages(ptr: number, len: number): void {
+  libc.madvise(ptr as unknown as Pointer, len, MADV_DONTNEED);
 }
 
 /** Split a pointer (< 2^53) into the two u32 halves of a little-endian u64 field. */

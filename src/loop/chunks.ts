@@ -4,9 +4,7 @@
 // a page or more of as many chunks as responses were in flight at once (10 000 connections
 // answered together: ~40 MB), and the pool keeps them: trim() gives those pages back when the loop
 // goes idle, all but the TRIM_KEEP most recently used chunks.
-import type { Pointer } from "bun:ffi";
-import { libc, MADV_DONTNEED } from "../ffi/libc.ts";
-import { NativeRegion } from "../ffi/memory.ts";
+import { NativeRegion, releasePages } from "../ffi/memory.ts";
 
 export const CHUNK_SIZE = 16384;
 const CHUNKS_PER_SLAB = 64;
@@ -82,7 +80,7 @@ export class ChunkPool {
     for (let i = this.#cleanBelow; i < end; i++) {
       const c = free[i]!;
       if (!c.used) continue; // never written since: no pages to give back
-      libc.madvise(c.ptr as unknown as Pointer, CHUNK_SIZE, MADV_DONTNEED);
+      releasePages(c.ptr, CHUNK_SIZE);
       c.used = false;
       n++;
     }
