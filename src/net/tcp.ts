@@ -111,6 +111,11 @@ class SendQueue {
     this.hold = new Array(size).fill(null);
   }
 
+  /** Empty it: no segments, counts back to 0 (its holds must already be null). */
+  clear(): void {
+    this.head = this.count = this.queued = this.copied = this.since = this.inflight = this.stalls = 0;
+  }
+
   /** Full: twice the room, the segments from index 0 on. A grown queue stays with its connection. */
   grow(): void {
     const n = this.ptr.length, m = n * 2;
@@ -720,7 +725,7 @@ export class Connection implements Completer {
   }
 
   /**
-   * A send from `now` on: a listener's sweep cuts it after sendTimeoutMs (see #send). It may queue an
+   * A send from `now` on: a listener's sweep cuts it after sendTimeoutMs (see flush). It may queue an
    * SQE (the sweep's TIMEOUT), so never between an op and its LINK_TIMEOUT.
    */
   #sendPending(now: number): void {
@@ -828,7 +833,7 @@ export class Connection implements Completer {
   #releaseSegs(): void {
     const q = this.q;
     if (q.count !== 0 || q.ptr.length !== SEG_RING_MIN) return;
-    q.head = q.queued = q.copied = q.inflight = q.stalls = q.since = 0;
+    q.clear();
     if (queuePool.length < SEG_POOL_MAX) queuePool.push(q);
     this.q = NO_QUEUE;
   }
@@ -966,7 +971,7 @@ export class Connection implements Completer {
         else if (h !== null && !(h instanceof Uint8Array)) h.sent();
         q.hold[k] = null;
       }
-      q.count = q.copied = q.queued = q.since = 0;
+      q.clear();
       this.#releaseSegs();
     }
     this.listener?.remove(this);
