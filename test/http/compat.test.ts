@@ -564,6 +564,28 @@ describe("the Server surface, on both", () => {
       }
     });
 
+    test(`${impl}: req.signal first read after the client left is already aborted`, async () => {
+      let seen: boolean | null = null, finished = false;
+      const s = start(impl, {
+        async fetch(req: Request) {
+          await sleep(150);
+          seen = req.signal.aborted;
+          finished = true;
+          return new Response("late");
+        },
+      });
+      try {
+        const c = await RawHttp.open(s.port);
+        await c.write(get("/"));
+        await sleep(20);
+        c.destroy();
+        await waitFor(() => finished, 1000);
+        expect(seen, `${impl}: got req.signal.aborted ${seen} when first read after the client left, wanted true`).toBe(true);
+      } finally {
+        await stopServer(s);
+      }
+    });
+
     test(`${impl}: server.requestIP(req) gives the client's address and port`, async () => {
       let ip: unknown = null;
       const s = start(impl, {

@@ -184,6 +184,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   get remote() {
     return this.conn.remoteAddress;
   }
+  get defaultHost(): string {
+    return this.core.defaultHost;
+  }
 
   /** Number of requests received and not yet answered. */
   get inProgress(): number {
@@ -437,7 +440,6 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       head.method,
       head.target,
       head.targetForm === "absolute",
-      core.defaultHost,
       this,
       body,
     );
@@ -921,10 +923,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const last = this.queue[this.queue.length - 1];
     if (last) last.keepAlive = false;
     for (const s of this.queue) {
-      if (s.req && !s.ready && !s.req._aborted) {
-        s.req._aborted = true;
-        s.req._abort?.abort((gone ??= clientGone("The client closed the connection")));
-      }
+      if (s.req && !s.ready) s.req._clientGone()?.abort((gone ??= clientGone("The client closed the connection")));
     }
     if (this.queue.length === 0) return false;
     return true;
@@ -941,8 +940,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     for (const s of this.queue) {
       if (s.req) {
         this.core.pendingRequests--;
-        s.req._aborted = true;
-        s.req._abort?.abort((gone ??= clientGone("The client disconnected")));
+        s.req._clientGone()?.abort((gone ??= clientGone("The client disconnected")));
         if (s.body) s.body.fail(resetError());
       }
     }
