@@ -565,7 +565,7 @@ describe("the Server surface, on both", () => {
     });
 
     test(`${impl}: req.signal first read after the client left is already aborted`, async () => {
-      let seen: boolean | null = null, finished = false;
+      let seen = null as boolean | null, finished = false;
       const s = start(impl, {
         async fetch(req: Request) {
           await sleep(150);
