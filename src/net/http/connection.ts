@@ -342,34 +342,39 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     return p;
   }
 
+  // The body's state is cleared before the body hears of its end: end() and fail() resume a paused
+  // connection, which may parse the next request and start its body.
   #endBody(): void {
-    this.conn.setLargeReads(false);
-    this.bodyMode = BODY_NONE;
-    this.body?.end();
-    this.body = null;
-    const rare = this.rare;
-    if (rare !== null) {
-      rare.discarding = 0;
-      rare.bodySlot = null;
-    }
+    const body = this.body;
+    this.#leaveBody();
+    body?.end();
   }
 
   #bodyError(code: number): void {
     const info = httpErrorInfo(code);
     const err = Object.assign(new Error(info.message), { code: `ERR_HTTP_${info.name}`, status: info.status });
-    this.body?.fail(err);
-    const rare = this.rare;
-    const slot = rare?.bodySlot ?? null;
-    this.conn.setLargeReads(false);
-    this.bodyMode = BODY_NONE;
-    this.body = null;
-    if (rare !== null) rare.bodySlot = null;
     this.flags |= STOP_PARSING;
+    const body = this.body;
+    const slot = this.#leaveBody();
+    body?.fail(err);
     if (slot && !slot.final && this.queue.includes(slot)) {
       this.#replaceWithError(slot, info.status, info.message);
     } else {
       this.#queueError(info.status, info.message);
     }
+  }
+
+  /** No request body in progress any more; returns the slot whose body it was. */
+  #leaveBody(): Slot | null {
+    this.conn.setLargeReads(false);
+    this.bodyMode = BODY_NONE;
+    this.body = null;
+    const rare = this.rare;
+    if (rare === null) return null;
+    const slot = rare.bodySlot;
+    rare.discarding = 0;
+    rare.bodySlot = null;
+    return slot;
   }
 
   #parseError(code: number): void {
