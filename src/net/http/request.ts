@@ -87,6 +87,7 @@ function originOf(host: string): string {
 // copy, which is never written, and the url made from it. Comparing the bytes costs less than the
 // copy, the url's concatenation and their garbage; a different request differs in its first line.
 let lastHead: Uint8Array | null = null;
+let lastPathTarget = "", lastPath = "";
 let lastUrlHead: Uint8Array | null = null, lastUrlDefaultHost = "", lastUrl = "";
 
 /** A copy of the head buf[start, start + n) that outlives the receive buffer: the last one when the bytes are the same. */
@@ -210,10 +211,14 @@ export class UringRequest {
   /** @internal Path of the target (no query), for routing. */
   get _path(): string {
     let t = this._target;
+    const originForm = !this._absolute && this._method !== "CONNECT";
+    // The parser hands back the same string for the same target bytes (a client repeating its
+    // request), and an origin-form target alone decides the path.
+    if (originForm && t === lastPathTarget) return lastPath;
     // Routes see the path the handler would see in new URL(req.url).pathname: dot segments
     // resolved, a fragment dropped (a route must not be skipped for "/a#x", nor matched by
     // "/b/../a"). The URL parser runs only when the target has a byte it would change.
-    if (this._absolute || this._method === "CONNECT" || pathNeedsUrlParser(t)) {
+    if (!originForm || pathNeedsUrlParser(t)) {
       const u = this.url;
       const slash = u.indexOf("/", u.indexOf("//") + 2);
       t = slash < 0 ? "/" : u.slice(slash);
@@ -221,7 +226,12 @@ export class UringRequest {
       if (h >= 0) t = t.slice(0, h);
     }
     const q = t.indexOf("?");
-    return q < 0 ? t : t.slice(0, q);
+    const path = q < 0 ? t : t.slice(0, q);
+    if (originForm) {
+      lastPathTarget = this._target;
+      lastPath = path;
+    }
+    return path;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
