@@ -535,6 +535,75 @@ test("an absolute-form target is serialized too (KNOWN_DIFFERENCES: Bun keeps it
   }
 });
 
+// ---- req.cookies ---------------------------------------------------------------------------------
+
+describe("req.cookies, on both", () => {
+  let dir = "";
+  const p = pair({
+    routes: {
+      "/set": (req: any) => {
+        req.cookies.set("visited", "true");
+        req.cookies.set("session", "abc", { httpOnly: true, path: "/", maxAge: 60 });
+        req.cookies.delete("gone");
+        return new Response(`a=${req.cookies.get("a")} visited=${req.cookies.get("visited")}`);
+      },
+      "/own": (req: any) => {
+        req.cookies.set("v", "2");
+        const h = new Headers();
+        h.append("set-cookie", "own=1");
+        return new Response("own", { headers: h });
+      },
+      "/read": (req: any) => new Response(`same=${req.cookies === req.cookies} a=${req.cookies.get("a")}`),
+      "/async/:id": async (req: any) => {
+        await sleep(5);
+        req.cookies.set("late", req.params.id);
+        return new Response("async");
+      },
+      "/stream": (req: any) => {
+        req.cookies.set("s", "1");
+        return new Response(async function* () {
+          yield "a";
+          await sleep(5);
+          yield "b";
+        } as any, { headers: { "content-type": "text/event-stream" } });
+      },
+      "/file": (req: any) => {
+        req.cookies.set("f", "1");
+        return new Response(Bun.file(join(dir, "f.txt")));
+      },
+    },
+    fetch: (req: any) => new Response(`fetch: ${typeof req.cookies}`),
+  });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "bun-uring-cookies-"));
+    writeFileSync(join(dir, "f.txt"), "file body");
+    p.start();
+  });
+  afterAll(async () => {
+    await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases: [string, string[], string][] = [
+    ["/set", ["visited=true; Path=/; SameSite=Lax", "session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax", "gone=; Path=/; Expires=Fri, 1 Jan 1970 00:00:00 -0000; SameSite=Lax"], "a=1 visited=true"],
+    ["/own", ["own=1", "v=2; Path=/; SameSite=Lax"], "own"],
+    ["/read", [], "same=true a=1"],
+    ["/async/7", ["late=7; Path=/; SameSite=Lax"], "async"],
+    ["/stream", ["s=1; Path=/; SameSite=Lax"], "ab"],
+    ["/file", ["f=1; Path=/; SameSite=Lax"], "file body"],
+    ["/elsewhere", [], "fetch: undefined"],
+  ];
+  for (const [path, cookies, body] of cases) {
+    test(`${path}: Set-Cookie ${cookies.length ? "from req.cookies' changes" : "none"}, as Bun.serve`, async () => {
+      for (const impl of IMPLS) {
+        const r = await fetch(`http://127.0.0.1:${p.servers[impl].port}${path}`, { headers: { cookie: "a=1; gone=2" } });
+        const got = { setCookie: r.headers.getSetCookie(), body: await r.text() };
+        expect(got, `${impl} ${path}: got ${JSON.stringify(got)}`).toEqual({ setCookie: cookies, body });
+      }
+    });
+  }
+});
+
 // ---- the connection and the Server ------------------------------------------------------------
 
 describe("the Server surface, on both", () => {

@@ -13,7 +13,7 @@ import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
+  headerFields, withSetCookies, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -645,7 +645,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // Response.error() (status 0, a network error) has no HTTP form: a 500, as for a throw (#pump).
     if (status === 0) throw Object.assign(new TypeError("the handler answered Response.error(), a network error"), { code: "ERR_INVALID_RESPONSE" });
     const forbidden = bodyForbidden(status);
-    const fields = headerFields(res.headers); // one toJSON per response, shared by everything below
+    let fields = headerFields(res.headers); // one toJSON per response, shared by everything below
+    // A route handler's changes to req.cookies go out as Set-Cookie fields, as with Bun.serve.
+    const setCookies = slot.req !== null ? slot.req._setCookies() : null;
+    if (setCookies !== null) fields = withSetCookies(fields, setCookies);
     // The handler asked to close: say so and close after this response (RFC 9112 §9.6).
     if (fields !== null && fields.connection !== undefined && hasCloseOption(fields.connection)) slot.keepAlive = false;
     if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
@@ -679,7 +682,13 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     this.flags |= WRITING;
-    const headers = res.headers, statusText = res.statusText;
+    const statusText = res.statusText;
+    let headers = res.headers;
+    const setCookies = slot.req !== null ? slot.req._setCookies() : null;
+    if (setCookies !== null) {
+      headers = new Headers(headers); // the handler's Response is left as it was
+      for (const c of setCookies) headers.append("set-cookie", c);
+    }
     let work: Promise<boolean>;
     if (e.kind === BodyKind.File) {
       const file = e.blob!;

@@ -1,7 +1,7 @@
 // What every connection of one server shares: options, the handler call, error handling, stats.
 // (serve() in ../server.ts builds it; connection.ts calls it.)
 import type { HttpConnection, Slot } from "./connection.ts";
-import type { UringRequest } from "./request.ts";
+import { ROUTE_NO_PARAMS, type UringRequest } from "./request.ts";
 import { Router, isStatic, type RouteValue } from "./routes.ts";
 import { DEFAULT_LIMITS, RequestHead, type ParserLimits } from "./parser.ts";
 import { serializeHead, pipeStream } from "./response.ts";
@@ -89,7 +89,7 @@ export class ServerCore {
           const h = hs.get(req.method) ?? hs.get("*") ?? (req.method === "HEAD" ? hs.get("GET") : undefined);
           if (h) {
             if (isStatic(h)) return hc.settle(slot, null, h);
-            if (m.params) req.params = m.params;
+            req.params = m.params ?? ROUTE_NO_PARAMS;
             result = h(req, this.server);
             return this.#resolve(result, slot, hc);
           }

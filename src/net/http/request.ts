@@ -15,10 +15,31 @@ export interface RequestContext {
   readonly defaultHost: string;
 }
 
-/** What UringRequest._abort holds once the client is gone before anyone asked for req.signal. */
-const GONE = Symbol("client gone");
+/** Bun.CookieMap (Bun 1.2+): what req.cookies gives in a route handler. */
+interface CookieMap {
+  get(name: string): string | null;
+  toSetCookieHeaders(): string[];
+}
+type CookieMapClass = new (init: string) => CookieMap;
+
+/** What few requests need, made on first use: the request object itself stays at 11 fields. */
+class RequestRare {
+  /** req.signal's controller, once asked for. */
+  abort: AbortController | null = null;
+  /** The client left before the response finished. */
+  gone = false;
+  /** A native Request, built for the parts of the API this class does not implement. */
+  native: Request | null = null;
+  /** req.cookies, once asked for: its changes become Set-Cookie fields of the response. */
+  cookies: CookieMap | null = null;
+}
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
+/** req.params of a route handler's request whose pattern has no parameters (EMPTY_PARAMS: the fetch handler's). */
+export const ROUTE_NO_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
+const COOKIE_MAP = (Bun as unknown as { CookieMap?: CookieMapClass }).CookieMap;
+const COOKIE_NAME = ["cookie"] as const;
+const cookieScratch: (string | null)[] = [null];
 /** _host packs the Host value's start and end offsets in the head: a head is far below 2^26 bytes. */
 const HOST_SPAN = 2 ** 26;
 
@@ -99,14 +120,13 @@ export function headCopy(buf: Uint8Array, start: number, n: number): Uint8Array 
 
 // Made for every request: its fields are declared and assigned in the constructor, which JSC lays
 // out inline, in size classes: 12 fields take 112 bytes (~18 ns a request), 13 to 18 take 160, and
-// as class fields ~224 (~33 ns). Keep it at 12: rarer state is folded (see _abort, _host).
+// as class fields ~224 (~33 ns). Keep it at 12 or fewer: rarer state is in _rare, _host is packed.
 export class UringRequest {
   /** @internal Raw head bytes (a copy), re-parsed on first use of headers. */
   declare _head: Uint8Array;
   /** @internal */ declare _ctx: RequestContext;
   /** @internal */ declare _body: RequestBody | null;
-  /** @internal req.signal's controller once asked for; GONE when the client left before that. */
-  declare _abort: AbortController | typeof GONE | null;
+  /** @internal */ declare _rare: RequestRare | null;
   /** @internal The target as sent (path and query for origin-form). */
   declare readonly _target: string;
   declare params: Record<string, string>;
@@ -116,13 +136,12 @@ export class UringRequest {
   /** Where the Host value sits in the head copy, start * HOST_SPAN + end (so url needs no re-parse); -1 when absent. */
   private declare _host: number;
   private declare _headers: Headers | null;
-  private declare _native: Request | null;
 
   constructor(head: Uint8Array, method: string, target: string, absolute: boolean, ctx: RequestContext, body: RequestBody | null) {
     this._head = head;
     this._ctx = ctx;
     this._body = body;
-    this._abort = null;
+    this._rare = null;
     this._target = target;
     this.params = EMPTY_PARAMS;
     this._method = method;
@@ -130,7 +149,6 @@ export class UringRequest {
     this._url = null;
     this._host = -1;
     this._headers = null;
-    this._native = null;
   }
 
   /** @internal Where the Host value sits in the head copy. */
@@ -140,9 +158,10 @@ export class UringRequest {
 
   /** @internal The client is gone before the response finished: req.signal, when asked for, reads aborted. The controller to abort now, if one is live. */
   _clientGone(): AbortController | null {
-    const a = this._abort;
-    if (a === null) this._abort = GONE;
-    return a === null || a === GONE || a.signal.aborted ? null : a;
+    const rare = (this._rare ??= new RequestRare());
+    if (rare.gone) return null;
+    rare.gone = true;
+    return rare.abort;
   }
 
   get method(): string {
@@ -235,33 +254,51 @@ export class UringRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this._native) return this._native.body;
+    const native = this._rare?.native;
+    if (native) return native.body;
     return this._body ? this._body.stream() : null;
   }
 
   get bodyUsed(): boolean {
-    if (this._native) return this._native.bodyUsed;
+    const native = this._rare?.native;
+    if (native) return native.bodyUsed;
     return this._body ? this._body.used : false;
   }
 
   get signal(): AbortSignal {
-    let a = this._abort;
-    if (a === null || a === GONE) {
-      const gone = a === GONE;
-      this._abort = a = new AbortController();
-      if (gone) a.abort();
+    const rare = (this._rare ??= new RequestRare());
+    if (rare.abort === null) {
+      rare.abort = new AbortController();
+      if (rare.gone) rare.abort.abort();
     }
-    return a.signal;
+    return rare.abort.signal;
   }
 
-  /** Bun's req.cookies (a CookieMap of the Cookie header). */
-  get cookies(): unknown {
-    const CookieMap = (Bun as unknown as { CookieMap?: new (init: string) => unknown }).CookieMap;
-    return CookieMap ? new CookieMap(this.headers.get("cookie") ?? "") : undefined;
+  /**
+   * Bun's req.cookies: in a route handler, one CookieMap of the Cookie header whose changes (set,
+   * delete) the response carries as Set-Cookie fields; undefined in the fetch handler, as with Bun.serve.
+   */
+  get cookies(): CookieMap | undefined {
+    if (this.params === EMPTY_PARAMS || COOKIE_MAP === undefined) return undefined;
+    const rare = (this._rare ??= new RequestRare());
+    if (rare.cookies === null) {
+      const out = cookieScratch;
+      this._headerValues(COOKIE_NAME, out);
+      rare.cookies = new COOKIE_MAP(out[0] ?? "");
+      out[0] = null;
+    }
+    return rare.cookies;
+  }
+
+  /** @internal The Set-Cookie field values req.cookies' changes call for; null when none. */
+  _setCookies(): string[] | null {
+    const lines = this._rare?.cookies?.toSetCookieHeaders() ?? null;
+    return lines !== null && lines.length > 0 ? lines : null;
   }
 
   #bytes(): Promise<Uint8Array> {
-    if (this._native) return this._native.bytes();
+    const native = this._rare?.native;
+    if (native) return native.bytes();
     if (!this._body) return Promise.resolve(new Uint8Array(0));
     return this._body.bytes();
   }
@@ -289,14 +326,14 @@ export class UringRequest {
 
   /** A native Request with the same url, method, headers, body and signal. */
   #toNative(): Request {
-    if (this._native) return this._native;
+    const rare = this._rare;
+    if (rare?.native) return rare.native;
     const init: RequestInit & { duplex?: string } = { method: this._method, headers: this.headers, signal: this.signal };
     if (this._body && this._method !== "GET" && this._method !== "HEAD") {
       init.body = this._body.stream();
       init.duplex = "half";
     }
-    this._native = new Request(this.url, init as RequestInit) as unknown as Request;
-    return this._native;
+    return ((this._rare ??= new RequestRare()).native = new Request(this.url, init as RequestInit) as unknown as Request);
   }
 
   clone(): Request {
@@ -338,10 +375,10 @@ export class UringRequest {
   }
   /** True once a native Request was built (tests assert laziness with it). */
   get _materialized(): boolean {
-    return this._native !== null || this._headers !== null;
+    return (this._rare?.native ?? null) !== null || this._headers !== null;
   }
   get _nativeBuilt(): boolean {
-    return this._native !== null;
+    return (this._rare?.native ?? null) !== null;
   }
 }
 

@@ -99,6 +99,13 @@ export function headerFields(h: Headers): HeaderFields | null {
 }
 let loneType: { value: string; fields: HeaderFields } = { value: "", fields: {} };
 
+/** `fields` with `setCookies` added after its own Set-Cookie fields, as a new object (`fields` may be shared). */
+export function withSetCookies(fields: HeaderFields | null, setCookies: readonly string[]): HeaderFields {
+  const own = fields?.["set-cookie"];
+  const all = own === undefined ? [...setCookies] : typeof own === "string" ? [own, ...setCookies] : [...own, ...setCookies];
+  return { ...fields, "set-cookie": all };
+}
+
 // The last head built from headerFields(), kept for the next response that repeats it (the usual
 // case: one handler, the same headers and length): a flat string to copy instead of a rope to build.
 const memo = { status: 0, statusText: "", type: "", length: 0, keepAlive: false, minor: 0, date: "", names: [] as string[], values: [] as string[], head: "" };
