@@ -25,6 +25,8 @@ export interface TCPListenOptions<Data = unknown> {
   hostname?: string;
   port?: number;
   reusePort?: boolean;
+  /** On an IPv6 address ("::"), IPv6 clients only; by default IPv4 ones too. */
+  ipv6Only?: boolean;
   backlog?: number;
   allowHalfOpen?: boolean;
   borrowData?: boolean;

@@ -21,6 +21,8 @@ export interface ServeOptions {
   /** Default "0.0.0.0". */
   hostname?: string;
   reusePort?: boolean;
+  /** On an IPv6 hostname ("::"), IPv6 clients only; by default IPv4 ones too (no effect on an IPv4 hostname). */
+  ipv6Only?: boolean;
   fetch?: FetchHandler;
   error?: ErrorHandler;
   routes?: Record<string, RouteValue>;
@@ -70,7 +72,7 @@ export interface ServeOptions {
 }
 
 // Options Bun.serve has that this server does not implement: refused by name, never ignored.
-const UNSUPPORTED = ["tls", "key", "cert", "ca", "passphrase", "websocket", "unix", "http2", "h2", "http3", "h3", "ipv6Only", "lowMemoryMode"] as const;
+const UNSUPPORTED = ["tls", "key", "cert", "ca", "passphrase", "websocket", "unix", "http2", "h2", "http3", "h3", "lowMemoryMode"] as const;
 
 function unsupported(name: string): Error {
   return Object.assign(new Error(`serve(): the "${name}" option is not supported by bun-uring (use Bun.serve for it)`), { code: "ERR_NOT_SUPPORTED" });
@@ -308,7 +310,7 @@ export function serve(options: ServeOptions): Server {
   });
   const reactor = options.reactor ?? defaultReactor();
   const hostname = options.hostname ?? "0.0.0.0";
-  const listener = new Listener(reactor, { hostname, port, reusePort, maxConnections: options.maxConnections, sendLimits: { sendTimeoutMs } }, {
+  const listener = new Listener(reactor, { hostname, port, reusePort, ipv6Only: options.ipv6Only === true, maxConnections: options.maxConnections, sendLimits: { sendTimeoutMs } }, {
     onAccept(c: Connection) {
       return new HttpConnection(c, core);
     },

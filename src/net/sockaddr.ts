@@ -75,6 +75,8 @@ export interface ListenOptions {
   port: number;
   reusePort?: boolean;
   backlog?: number;
+  /** An IPv6 listener takes IPv6 only (IPV6_V6ONLY); otherwise IPv4 too, as mapped addresses. No effect on IPv4. */
+  ipv6Only?: boolean;
 }
 
 /** socket + bind + listen; returns the fd and the bound address (port 0 picks a free one). */
@@ -85,7 +87,7 @@ export function createListener(opts: ListenOptions): { fd: number; address: Sock
   try {
     setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (opts.reusePort) setInt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-    if (family === AF_INET6) setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    if (family === AF_INET6) setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.ipv6Only ? 1 : 0);
     // Accepted sockets inherit TCP_NODELAY from the listener on Linux: no setsockopt per connection.
     setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     if (libc.bind(fd, scratch.ptr as unknown as Pointer, len) < 0) {

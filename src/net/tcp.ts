@@ -983,6 +983,8 @@ export interface ListenerOptions {
   hostname?: string;
   port?: number;
   reusePort?: boolean;
+  /** On an IPv6 address ("::"), IPv6 clients only; by default IPv4 ones too. */
+  ipv6Only?: boolean;
   backlog?: number;
   /** Maximum simultaneous connections; accept pauses at the bound. */
   maxConnections?: number;
@@ -1027,6 +1029,7 @@ export class Listener implements Completer {
       port: options.port ?? 0,
       reusePort: options.reusePort,
       backlog: options.backlog,
+      ipv6Only: options.ipv6Only,
     });
     this.fd = fd;
     this.address = address;

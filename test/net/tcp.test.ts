@@ -12,6 +12,7 @@ import { Connection, Listener } from "../../src/net/tcp.ts";
 import { libc, F_SETPIPE_SZ } from "../../src/ffi/libc.ts";
 import { NativeRegion } from "../../src/ffi/memory.ts";
 import { SOL_SOCKET, SO_SNDBUF } from "../../src/ffi/constants.ts";
+import { serve } from "../../src/net/server.ts";
 import { patternBytes, firstDifference, sleep, waitFor, RawClient, connectBlocking, tlibc, pipe, writeAll } from "../support/uring.ts";
 
 const CHILD = join(import.meta.dir, "..", "fixtures", "listener-child.ts");
@@ -423,6 +424,22 @@ describe("send limits: shared by a listener's connections, changed per connectio
       for (const fd of clients) tlibc.close(fd);
       listener.stop();
       r.close();
+    }
+  });
+});
+
+describe("ipv6Only, as Bun.serve takes it", () => {
+  // Its effect (no IPv4 clients) shows only on "::", every address, which tests do not bind: a
+  // listener on a given IPv6 address is IPv6-only in any case (the kernel sets it at bind).
+  test("serve({ ipv6Only: true }) is accepted (it was refused as unsupported): answers on IPv6, and on IPv4 is no error", async () => {
+    const v6 = serve({ hostname: "::1", port: 0, ipv6Only: true, fetch: () => new Response("v6") });
+    const v4 = serve({ hostname: "127.0.0.1", port: 0, ipv6Only: true, fetch: () => new Response("v4") });
+    try {
+      expect(await (await fetch(`http://[::1]:${v6.port}/`)).text()).toBe("v6");
+      expect(await (await fetch(`http://127.0.0.1:${v4.port}/`)).text()).toBe("v4");
+    } finally {
+      await v6.stop(true);
+      await v4.stop(true);
     }
   });
 });
