@@ -24,6 +24,13 @@
 // - A handler that throws (no error()): Bun answers "Something went wrong!" (or an HTML page in
 //   development), we answer "Internal Server Error" (with the stack in development); both keep the
 //   connection (test/http/failure.test.ts).
+// - A handler that returns no Response (undefined, null, a number): Bun logs "Expected a Response
+//   object" and answers 204 (in development a 200 welcome page); we treat it as the handler's error:
+//   error() gets a TypeError with code ERR_INVALID_RESPONSE, and without error() the answer is 500.
+// - An untyped Blob sliced from a larger one (`new Response(blob.slice(1, 4))`): Bun 1.3.14's stream
+//   of such a Blob runs to the end of the original, not of the slice (Blob.slice().stream() shows
+//   it), and a Blob body without a type is read through its stream here, where nothing tells it from
+//   a ReadableStream body: give the Response a Content-Type, or bytes. Bun.serve reads it natively.
 // - Reason phrases follow RFC 9110's names where they changed: 422 "Unprocessable Content" (Bun:
 //   "Unprocessable Entity"), 413 "Content Too Large" (Bun: "Payload Too Large").
 // - req.url: both serialize it for origin-form targets ("/a/../b" -> "/b", host lower-cased, default
@@ -533,6 +540,35 @@ test("an absolute-form target is serialized too (KNOWN_DIFFERENCES: Bun keeps it
   } finally {
     await s.stop(true);
   }
+});
+
+describe("a handler that returns no Response", () => {
+  test("error() gets a TypeError with code ERR_INVALID_RESPONSE; without error() a 500 (KNOWN_DIFFERENCES: Bun 204)", async () => {
+    const seen: unknown[] = [];
+    const withError = start("uring", {
+      fetch: (req: Request) => (new URL(req.url).pathname === "/null" ? null : undefined),
+      error: (err: Error) => {
+        seen.push(err);
+        return new Response("from error()", { status: 502 });
+      },
+    });
+    const plain = start("uring", { fetch: () => undefined });
+    const bun = start("bun", { fetch: () => undefined });
+    const origError = console.error;
+    console.error = () => {}; // both servers log the handler's mistake
+    try {
+      for (const path of ["/undefined", "/null"]) {
+        const r = await fetch(`http://127.0.0.1:${withError.port}${path}`);
+        expect([r.status, await r.text()]).toEqual([502, "from error()"]);
+      }
+      expect(seen.map((e) => (e as { code?: string }).code)).toEqual(["ERR_INVALID_RESPONSE", "ERR_INVALID_RESPONSE"]);
+      expect((await fetch(`http://127.0.0.1:${plain.port}/`)).status).toBe(500);
+      expect((await fetch(`http://127.0.0.1:${bun.port}/`)).status, "Bun.serve's own answer moved: update KNOWN_DIFFERENCES").toBe(204);
+    } finally {
+      console.error = origError;
+      for (const s of [withError, plain, bun]) await stopServer(s);
+    }
+  });
 });
 
 // ---- req.cookies ---------------------------------------------------------------------------------
