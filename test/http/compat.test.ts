@@ -379,7 +379,11 @@ async function describeBody(req: Request): Promise<Response> {
       out = await req.text();
       break;
     case "json":
-      out = await req.json();
+      try {
+        out = await req.json();
+      } catch (e) {
+        out = [(e as Error).name, (e as Error).message]; // what an API answering 400 with it shows
+      }
       break;
     case "form": {
       const f = await req.formData();
@@ -427,6 +431,8 @@ describe("request bodies: read the same as with Bun.serve", () => {
     ["text", "utf-8 text", () => ({ method: "POST", body: "héllo wörld" })],
     ["text", "no body on GET", () => ({ method: "GET" })],
     ["json", "json", () => ({ method: "POST", body: JSON.stringify({ a: [1, 2], b: "c" }), headers: { "content-type": "application/json" } })],
+    ["json", "invalid json: the same SyntaxError", () => ({ method: "POST", body: "{x}" })],
+    ["json", "empty json: the same SyntaxError", () => ({ method: "POST", body: "" })],
     ["form", "urlencoded form", () => ({ method: "POST", body: new URLSearchParams({ a: "1", b: "x y" }) })],
     ["form", "multipart form", () => {
       const f = new FormData();

@@ -64,6 +64,16 @@ function pathNeedsUrlParser(p: string): boolean {
   return false;
 }
 
+/** A body's JSON, failing with the SyntaxError messages of Bun's own Request.json(). */
+function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new SyntaxError(text.length === 0 ? "Unexpected end of JSON input" : "Failed to parse JSON");
+  }
+}
+
 function serializeUrl(url: string): string {
   try {
     return new URL(url).href;
@@ -313,7 +323,7 @@ export class UringRequest {
     return this.#bytes().then((b) => new TextDecoder().decode(b));
   }
   json(): Promise<any> {
-    return this.text().then(JSON.parse);
+    return this.text().then(parseJsonBody);
   }
   blob(): Promise<Blob> {
     return this.#bytes().then((b) => new Blob([b as Uint8Array<ArrayBuffer>], { type: this.headers.get("content-type") ?? "" }));
