@@ -648,6 +648,14 @@ describe("req.cookies, on both", () => {
 
 // ---- the connection and the Server ------------------------------------------------------------
 
+/** Send GET / and go away while its handler is still at work. */
+async function requestAndLeave(port: number): Promise<void> {
+  const c = await RawHttp.open(port);
+  await c.write(get("/"));
+  await sleep(20);
+  c.destroy();
+}
+
 describe("the Server surface, on both", () => {
   for (const impl of IMPLS) {
     test(`${impl}: req.signal is aborted when the client disconnects`, async () => {
@@ -661,10 +669,7 @@ describe("the Server surface, on both", () => {
         },
       });
       try {
-        const c = await RawHttp.open(s.port);
-        await c.write(get("/"));
-        await sleep(20);
-        c.destroy();
+        await requestAndLeave(s.port);
         await waitFor(() => aborted, 1000);
         expect(aborted, `${impl}: got req.signal not aborted after the client left, wanted aborted`).toBe(true);
         // Handlers test err.name === "AbortError" (fetch(url, { signal: req.signal }) rejects with the reason).
@@ -686,10 +691,7 @@ describe("the Server surface, on both", () => {
         },
       });
       try {
-        const c = await RawHttp.open(s.port);
-        await c.write(get("/"));
-        await sleep(20);
-        c.destroy();
+        await requestAndLeave(s.port);
         await waitFor(() => finished, 1000);
         expect(seen, `${impl}: got req.signal.aborted ${seen} when first read after the client left, wanted true`).toBe(true);
       } finally {
