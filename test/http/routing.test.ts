@@ -2,6 +2,9 @@
 // fragments dropped. A raw-target mismatch would let "/b/../a" skip a route's checks, or "/a#x" miss it.
 import { test, expect, afterAll } from "bun:test";
 import net from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { serve } from "../../src/index.ts";
 
 const server = serve({
@@ -74,5 +77,32 @@ test("a static Response route on one keep-alive connection: same bytes each time
     c.destroy();
   } finally {
     s.stop(true);
+  }
+});
+
+// Before: an HTMLBundle (`import page from "./index.html"`) has no own keys, so it became a route
+// with no method at all, silently; `{}` likewise.
+test("a route value that cannot be served is refused when serve() starts, naming what it is", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bun-uring-html-"));
+  const html = join(dir, "index.html");
+  writeFileSync(html, "<!doctype html><p>hi</p>");
+  try {
+    const page = ((await import(html)) as { default: unknown }).default; // an HTMLBundle, as `import page from "./index.html"` gives
+    expect(Object.prototype.toString.call(page)).toBe("[object HTMLBundle]");
+    const errOf = (value: unknown) => {
+      try {
+        serve({ port: 0, hostname: "127.0.0.1", routes: { "/": value as never } }).stop(true);
+        return null;
+      } catch (e) {
+        return e as Error & { code?: string };
+      }
+    };
+    const bundle = errOf(page);
+    expect(bundle?.code).toBe("ERR_NOT_SUPPORTED");
+    expect(bundle?.message).toContain("HTML imports");
+    expect(errOf({})?.code).toBe("ERR_INVALID_ROUTE");
+    expect(errOf({ GET: () => new Response("x") }), "a method object still works").toBeNull();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

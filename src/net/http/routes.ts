@@ -67,8 +67,13 @@ function entryFor(value: RouteValue, paramNames: string[]): RouteEntry {
   if (value === false) return { handlers, paramNames, fallthrough: true };
   if (typeof value === "function") handlers.set("*", value);
   else if ((value as object) instanceof Response || (value as object) instanceof Blob) handlers.set("*", staticFrom(value as Response | Blob));
-  else if (value && typeof value === "object") {
-    for (const [m, h] of Object.entries(value)) {
+  else if (Object.prototype.toString.call(value) === "[object HTMLBundle]") {
+    // `import page from "./index.html"`: Bun.serve bundles it; here it would be an empty method object.
+    throw Object.assign(new Error("routes: HTML imports (an HTMLBundle) are not supported by bun-uring (use Bun.serve for them, or serve built files with serveStatic)"), { code: "ERR_NOT_SUPPORTED" });
+  } else if (value && typeof value === "object") {
+    const entries = Object.entries(value);
+    if (entries.length === 0) throw Object.assign(new TypeError("routes: an object of methods with no method in it"), { code: "ERR_INVALID_ROUTE" });
+    for (const [m, h] of entries) {
       const method = m.toUpperCase();
       if (!METHODS.includes(method)) throw Object.assign(new TypeError(`routes: unknown method "${m}"`), { code: "ERR_INVALID_ROUTE" });
       if (typeof h === "function") handlers.set(method, h);
