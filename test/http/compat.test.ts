@@ -493,6 +493,68 @@ describe("request bodies: read the same as with Bun.serve", () => {
   });
 });
 
+// Before: touching req.body moved the bytes into its stream, so a later req.text() gave "" (Elysia
+// reads req.body, then req.json(): every JSON body failed); reading the stream did not set bodyUsed.
+describe("req.body and bodyUsed: a Fetch body's rules, as Bun.serve", () => {
+  const p = pair({
+    async fetch(req: Request) {
+      const path = new URL(req.url).pathname;
+      const out: unknown[] = [];
+      const attempt = async (f: () => Promise<unknown>) => {
+        try {
+          out.push(await f());
+        } catch (e) {
+          out.push(`ERR ${(e as Error).message}`);
+        }
+      };
+      if (path === "/touched") {
+        const b = req.body;
+        out.push(b !== null, req.body === b, req.bodyUsed);
+        await attempt(() => req.text());
+        out.push(req.bodyUsed);
+      } else if (path === "/read") {
+        let n = 0;
+        for await (const c of req.body as unknown as AsyncIterable<Uint8Array>) n += c.length;
+        out.push(n, req.bodyUsed);
+        await attempt(() => req.text());
+      } else if (path === "/locked") {
+        const r = req.body!.getReader();
+        out.push(req.bodyUsed);
+        await attempt(() => req.text());
+        r.releaseLock();
+        await attempt(() => req.text());
+      } else if (path === "/after-text") {
+        await req.text();
+        const b = req.body;
+        out.push(b === null ? "null" : "stream", req.bodyUsed);
+        await attempt(async () => (await b!.getReader().read()).done);
+      } else if (path === "/json") {
+        void req.body;
+        await attempt(async () => ((await req.json()) as { k: number }).k);
+      }
+      return Response.json(out);
+    },
+  });
+  beforeAll(() => p.start());
+  afterAll(() => p.stop());
+
+  const cases: [string, string, unknown[]][] = [
+    ["/touched", "x".repeat(20), [true, true, false, "x".repeat(20), true]],
+    ["/read", "x".repeat(300_000), [300_000, true, "ERR Body already used"]],
+    ["/locked", "abc", [true, "ERR Body already used", "ERR Body already used"]],
+    ["/after-text", "abc", ["stream", true, "ERR ReadableStream is locked"]],
+    ["/json", JSON.stringify({ k: 5 }), [5]],
+  ];
+  for (const [path, body, want] of cases) {
+    test(`${path}`, async () => {
+      for (const impl of IMPLS) {
+        const r = await fetch(`http://127.0.0.1:${p.servers[impl].port}${path}`, { method: "POST", body });
+        expect(await r.json(), `${impl} ${path}`).toEqual(want);
+      }
+    });
+  }
+});
+
 // ---- req.url ----------------------------------------------------------------------------------
 
 describe("req.url is a serialized URL, as Bun.serve's", () => {

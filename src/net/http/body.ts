@@ -29,6 +29,8 @@ const WHOLE_EXACT_MAX = 16 * 1024 * 1024;
 // A body with a Content-Length this large is not read ahead of the handler (holdUntilRead), so
 // that most of it is still in the socket when the handler asks.
 export const DIRECT_MIN = 64 * 1024;
+/** Bytes a body read as a stream may hold ahead of its reader before the connection stops reading. */
+export const STREAM_AHEAD_BYTES = 256 * 1024;
 
 export class RequestBody {
   readonly #source: BodySource;
@@ -45,11 +47,17 @@ export class RequestBody {
   #paused = false;
   #consumer: "none" | "whole" | "stream" = "none";
   #wholeWaiters: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  // The stream (req.body) is made on first access and holds nothing until it is read: its queue's
+  // high-water mark is 0, so pull() runs only for a read, and the chunks wait in #chunks until then.
+  // Touching req.body thus leaves the body whole for text()/json() (as a Fetch body: only reading or
+  // locking the stream uses it), which frameworks rely on (Elysia reads req.body, then req.json()).
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** A read waits for bytes: the next chunk goes straight to it. */
+  #readPending = false;
   /** The stream's reader cancelled it: what still arrives is dropped, not kept. */
   #cancelled = false;
   #stream: ReadableStream<Uint8Array> | null = null;
-  used = false;
+  #used = false;
 
   constructor(source: BodySource, expectedLength = -1) {
     this.#source = source;
@@ -76,14 +84,20 @@ export class RequestBody {
     }
     const chunk = buf.slice(start, end);
     this.received += chunk.length;
-    if (this.#controller) {
-      this.#controller.enqueue(chunk);
-      if ((this.#controller.desiredSize ?? 1) <= 0) this.#pause();
+    if (this.#readPending) {
+      this.#readPending = false;
+      this.#controller!.enqueue(chunk);
       return;
     }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#consumer === "none" && this.#buffered > MAX_UNREAD_BYTES) this.#pause();
+    if (this.#consumer === "none" ? this.#buffered > MAX_UNREAD_BYTES : this.#consumer === "stream" && this.#buffered >= STREAM_AHEAD_BYTES) this.#pause();
+  }
+
+  /** Bun's bodyUsed: the body was read whole, or its stream read or locked. */
+  get used(): boolean {
+    if (!this.#used && this.#stream !== null && this.#stream.locked) this.#used = true;
+    return this.#used;
   }
 
   /** Receive nothing more until the handler reads (a large body: see DIRECT_MIN). */
@@ -106,9 +120,9 @@ export class RequestBody {
   end(): void {
     if (this.#done || this.#error) return;
     this.#done = true;
-    if (this.#controller) {
-      this.#controller.close();
-      this.#controller = null;
+    if (this.#consumer === "stream" && this.#controller) {
+      // Being read as a stream: what is buffered goes into its queue now, then the end.
+      this.#flushToStream(this.#controller);
     }
     if (this.#wholeWaiters.length) {
       const all = this.#whole ?? this.#concat();
@@ -125,6 +139,7 @@ export class RequestBody {
   fail(error: Error): void {
     if (this.#done || this.#error) return;
     this.#error = error;
+    this.#readPending = false;
     if (this.#controller) {
       try {
         this.#controller.error(error);
@@ -173,12 +188,14 @@ export class RequestBody {
   /** The whole body, when it has arrived. Settles synchronously-peekable when already complete. */
   bytes(): Promise<Uint8Array> {
     if (this.used) return Promise.reject(this.#bodyUsedError());
-    this.used = true;
+    this.#used = true;
     this.#consumer = "whole";
+    // Its stream, if made, is now the body's, as a native Request's: locked to the caller.
+    if (this.#stream !== null) this.#stream.getReader();
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve(this.#concat());
     let direct = false;
-    if (this.#expected > 0 && this.#expected <= WHOLE_EXACT_MAX && !this.#controller) {
+    if (this.#expected > 0 && this.#expected <= WHOLE_EXACT_MAX) {
       const whole = (this.#whole = Bun.allocUnsafe(this.#expected));
       for (const c of this.#chunks) {
         whole.set(c, this.#wholeLen);
@@ -193,34 +210,49 @@ export class RequestBody {
     return new Promise((resolve, reject) => this.#wholeWaiters.push({ resolve, reject }));
   }
 
-  /** The body as a stream, fed as bytes arrive; reading it is what lets more arrive. */
+  /** The body as a stream, fed as it is read (see #controller). The same stream on every call. */
   stream(): ReadableStream<Uint8Array> {
     if (this.#stream) return this.#stream;
-    this.#consumer = "stream";
     const self = this;
-    this.#stream = new ReadableStream<Uint8Array>(
+    const stream = new ReadableStream<Uint8Array>(
       {
         start(controller) {
-          for (const c of self.#chunks) controller.enqueue(c);
-          self.#chunks = [];
-          self.#buffered = 0;
-          if (self.#error) controller.error(self.#error);
-          else if (self.#done) controller.close();
-          else self.#controller = controller;
+          self.#controller = controller;
         },
-        pull() {
-          self.used = true;
+        pull(controller) {
+          self.#used = true;
+          self.#consumer = "stream";
+          if (self.#error) return controller.error(self.#error);
+          if (self.#chunks.length > 0 || self.#done) return self.#flushToStream(controller);
+          self.#readPending = true;
           self.#resume();
         },
         cancel() {
           self.#cancelled = true;
+          self.#readPending = false;
           self.#controller = null;
           self.#chunks = [];
+          self.#buffered = 0;
           self.#resume(); // the rest is read and dropped
         },
       },
-      { highWaterMark: 4 },
+      { highWaterMark: 0 },
     );
-    return this.#stream;
+    this.#stream = stream;
+    if (this.#consumer === "whole") stream.getReader(); // read whole already: locked, as Bun's
+    return stream;
+  }
+
+  /** Buffered chunks into the stream's queue (and its end, when the body is complete); reading resumes. */
+  #flushToStream(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    for (const c of this.#chunks) controller.enqueue(c);
+    this.#chunks = [];
+    this.#buffered = 0;
+    if (this.#done) {
+      this.#controller = null;
+      controller.close();
+      return;
+    }
+    this.#resume();
   }
 }
