@@ -114,6 +114,31 @@ describe("Range", () => {
   });
 });
 
+// Before: a framework that sets its own Accept-Ranges (Elysia does for a Bun.file) got ours too:
+// two fields, which a client reads as "bytes, bytes".
+test("a handler's own Accept-Ranges, ETag or Last-Modified is not repeated by ours", async () => {
+  const file = tree.path("f.bin");
+  const own = serve({
+    port: 0, hostname: "127.0.0.1", development: false,
+    fetch: (req) => {
+      const which = new URL(req.url).pathname;
+      const headers = which === "/ranges" ? { "accept-ranges": "bytes" } : which === "/etag" ? { etag: '"mine"' } : { "accept-ranges": "none", etag: '"mine"' };
+      return new Response(Bun.file(file), { headers });
+    },
+  }) as Server;
+  try {
+    for (const [path, ranges, etag] of [["/ranges", ["bytes"], 1], ["/etag", ["bytes"], 1], ["/both", ["none"], 1]] as const) {
+      const r = await rawGet(own.port, path);
+      expect(r.status, path).toBe(200);
+      expect(r.all("accept-ranges"), `${path}: Accept-Ranges fields`).toEqual([...ranges]);
+      expect(r.all("etag").length, `${path}: ETag fields`).toBe(etag);
+      expect(r.body.length).toBe(SIZE);
+    }
+  } finally {
+    await own.stop(true);
+  }
+});
+
 describe("conditional requests", () => {
   test("If-None-Match with the ETag -> 304 with ETag and Last-Modified, no body; a different tag -> 200", async () => {
     const full = await get(null);

@@ -245,10 +245,13 @@ export class FileTransfer implements Completer {
     // The usual Response(Bun.file): its only header is the Content-Type Bun gave it.
     if (count === 0) this.#plainType = this.#type;
     else if (count === 1 && !this.#triedIndex) this.#plainType = o.headers.get("content-type");
+    let userRanges = false;
     if (this.#plainType === null && count !== 0) {
       userValidators = o.headers.has("etag") || o.headers.has("last-modified");
+      userRanges = o.headers.has("accept-ranges");
     }
-    this.#extra = userValidators ? "Accept-Ranges: bytes\r\n" : e.validators;
+    // Ours only where the handler's Response has none (a framework may set them: two Accept-Ranges read "bytes, bytes").
+    this.#extra = userValidators ? (userRanges ? "" : "Accept-Ranges: bytes\r\n") : userRanges ? e.validators.replace("Accept-Ranges: bytes\r\n", "") : e.validators;
     this.#start = 0;
     this.#end = e.size;
     this.#status = o.status;
