@@ -15,7 +15,7 @@ import { Elysia, t } from "elysia";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { serve } from "../../src/index.ts";
+import { bothServers, type Snap } from "../support/frameworks.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bun-uring-elysia-"));
 const file = join(dir, "hello.txt");
@@ -51,29 +51,11 @@ function makeApp() {
     .get("/file", () => Bun.file(file));
 }
 
-type Impl = "bun" | "uring";
-interface Snap {
-  status: number;
-  headers: [string, string][];
-  body: string;
-}
-
-async function snap(r: Response): Promise<Snap> {
-  const headers = [...r.headers].filter(([k]) => k !== "date").map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
-  headers.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1));
-  return { status: r.status, headers, body: await r.text() };
-}
-
 describe("an Elysia app under Bun.serve and serve()", () => {
-  const app = makeApp();
-  const servers = {} as Record<Impl, { port: number; stop(force?: boolean): unknown }>;
-  beforeAll(() => {
-    servers.bun = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch }) as { port: number; stop(force?: boolean): unknown };
-    servers.uring = serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
-  });
+  const pair = bothServers(makeApp().fetch);
+  beforeAll(() => pair.start());
   afterAll(async () => {
-    await servers.bun.stop(true);
-    await servers.uring.stop(true);
+    await pair.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -97,9 +79,7 @@ describe("an Elysia app under Bun.serve and serve()", () => {
   ];
   for (const [name, path, init, status] of cases) {
     test(name, async () => {
-      const out = {} as Record<Impl, Snap>;
-      for (const i of ["bun", "uring"] as Impl[]) out[i] = await snap(await fetch(`http://127.0.0.1:${servers[i].port}${path}`, init()));
-      let { bun, uring } = out;
+      let { bun, uring } = await pair.ask(path, init());
       expect(uring.status, `${name}: status`).toBe(status);
       if (path === "/file") uring = { ...uring, headers: uring.headers.filter(([k]) => k !== "etag" && k !== "last-modified") };
       if (path === "/stream") {

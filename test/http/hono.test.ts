@@ -13,7 +13,7 @@ import { cors } from "hono/cors";
 import { etag } from "hono/etag";
 import { setCookie, getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { serve } from "../../src/index.ts";
+import { bothServers, type Impl, type Snap } from "../support/frameworks.ts";
 
 function makeApp(): Hono {
   const app = new Hono();
@@ -69,39 +69,13 @@ function makeApp(): Hono {
   return app;
 }
 
-type Impl = "bun" | "uring";
-
-interface Snap {
-  status: number;
-  headers: [string, string][];
-  body: string;
-}
-
-async function snap(r: Response): Promise<Snap> {
-  const headers = [...r.headers].filter(([k]) => k !== "date").map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
-  headers.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1));
-  return { status: r.status, headers, body: await r.text() };
-}
-
 describe("a Hono app under Bun.serve and serve()", () => {
   const app = makeApp();
-  const servers = {} as Record<Impl, { port: number; stop(force?: boolean): unknown }>;
-  beforeAll(() => {
-    servers.bun = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch }) as { port: number; stop(force?: boolean): unknown };
-    servers.uring = serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
-  });
-  afterAll(async () => {
-    await servers.bun.stop(true);
-    await servers.uring.stop(true);
-  });
-
-  async function both(path: string, init?: RequestInit): Promise<Record<Impl, Snap>> {
-    const out = {} as Record<Impl, Snap>;
-    for (const i of ["bun", "uring"] as Impl[]) {
-      out[i] = await snap(await fetch(`http://127.0.0.1:${servers[i].port}${path}`, { redirect: "manual", ...init }));
-    }
-    return out;
-  }
+  const pair = bothServers(app.fetch);
+  const servers = pair.servers;
+  beforeAll(() => pair.start());
+  afterAll(() => pair.stop());
+  const both = pair.ask;
 
   const cases: [string, string, () => RequestInit | undefined][] = [
     ["text", "/", () => undefined],
