@@ -41,9 +41,11 @@
 //   probe; we answer all, in order (test/http/protocol.test.ts).
 // - ReadableStream and async-generator response bodies: both stream them chunked unless they end at
 //   once (then both send a Content-Length); where that line falls differs (Bun waits a little for a
-//   first chunk). With a Content-Type other than a streaming one (SSE, NDJSON, ...) and no
-//   X-Accel-Buffering: no, we collect the stream whole and send it with a Content-Length: nothing
-//   cheap tells such a body from a Bun.file one (src/net/http/response.ts, wantsStreaming).
+//   first chunk). A stream typed with one of the types Bun gives a Bun.file (application/octet-stream,
+//   image/png, text/plain;charset=utf-8 exactly, ...; not a streaming type such as SSE or NDJSON,
+//   and without X-Accel-Buffering: no) is collected whole and sent with a Content-Length: telling it
+//   from a Bun.file costs a probe (src/net/http/response.ts, isStreamBody) that opens the file. Other
+//   types (text/plain, text/html, application/json without Bun's exact charset) stream as they come.
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -635,6 +637,62 @@ describe("a handler that returns no Response", () => {
     } finally {
       console.error = origError;
       for (const s of [withError, plain, bun]) await stopServer(s);
+    }
+  });
+});
+
+// Before: a typed stream was taken whole by res.blob() (nothing told it from a Bun.file), so a
+// token stream or React's HTML stream reached the client only at its end.
+describe("a typed stream body goes out as it comes, on both", () => {
+  for (const impl of IMPLS) {
+    for (const type of ["text/plain", "text/html", "application/json; charset=utf-8"]) {
+      test(`${impl}: ${type}: the first chunk arrives before the stream produces the second`, async () => {
+        let release!: () => void;
+        const released = new Promise<void>((r) => (release = r));
+        const s = start(impl, {
+          fetch: () =>
+            new Response(
+              new ReadableStream({
+                async start(c) {
+                  c.enqueue(new TextEncoder().encode("first;"));
+                  await released; // only once the client has the first chunk
+                  c.enqueue(new TextEncoder().encode("second"));
+                  c.close();
+                },
+              }),
+              { headers: { "content-type": type } },
+            ),
+        });
+        const c = await RawHttp.open(s.port);
+        try {
+          await c.write(get("/"));
+          const early = await waitFor(() => c.text().includes("first;"), 2000);
+          release();
+          expect(early, `${impl} ${type}: got ${JSON.stringify(c.text())} before the stream's second chunk, wanted its first`).toBe(true);
+          const r = await c.response();
+          expect([r.status, r.get("content-type"), r.body.toString()]).toEqual([200, type, "first;second"]);
+        } finally {
+          release();
+          c.destroy();
+          await stopServer(s);
+        }
+      });
+    }
+  }
+
+  test("a Bun.file typed by its handler (so probed) is still sent as a file: ETag, Range", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bun-uring-typed-"));
+    const file = join(dir, "a.txt");
+    writeFileSync(file, "0123456789");
+    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(Bun.file(file), { headers: { "content-type": "text/plain" } }) });
+    try {
+      const whole = await fetch(s.url);
+      expect([whole.status, await whole.text(), whole.headers.get("etag") !== null]).toEqual([200, "0123456789", true]);
+      const part = await fetch(s.url, { headers: { range: "bytes=2-4" } });
+      expect([part.status, await part.text()]).toEqual([206, "234"]);
+    } finally {
+      await s.stop(true);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -653,7 +653,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     if (fields !== null && fields.connection !== undefined && hasCloseOption(fields.connection)) slot.keepAlive = false;
     if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
     const e = extractBody(res, fields);
-    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, true);
+    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, fields === null || fields["content-type"] === undefined);
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     if (forbidden || e.kind === BodyKind.None || e.kind === BodyKind.Live) {

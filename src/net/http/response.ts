@@ -265,6 +265,14 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     e.pending = p.then(asBytes);
     return e;
   }
+  // Typed and holding no bytes: a Bun.file, a Blob or a stream, and blob() would take a stream whole
+  // (an LLM's token stream, React's HTML stream, an Elysia generator: all held back to the end). A
+  // type Bun never gives a Bun.file by default (its own text types carry ";charset=utf-8") is worth
+  // the probe that tells a stream without taking it.
+  if (probe === PROBE_NO_BYTES && !mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
+    e.kind = BodyKind.Live;
+    return e;
+  }
   const bp = res.blob();
   if (Bun.peek.status(bp) !== "fulfilled") {
     throwIfRejected(bp);
@@ -314,6 +322,46 @@ function bodyProbe(res: Response): number {
   const st = res.statusText.length, u = res.url.length;
   if (extra === st + u || extra === 2 * st + u) return PROBE_NO_BYTES;
   return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
+}
+
+// The types Bun's table gives a Bun.file with ";charset=utf-8" (Bun 1.3.14; text/csv, text/markdown
+// and others it gives without). One of these without exactly that parameter was set by the app.
+const CHARSET_TYPES = new Set(["text/plain", "text/html", "text/css", "text/javascript", "application/json"]);
+let lastFileType = "", lastFileTypeMay = true;
+
+/** Whether `type` could be what Bun gave a Bun.file body at construction. */
+function mayBeFileType(type: string): boolean {
+  if (type === lastFileType) return lastFileTypeMay;
+  const semi = type.indexOf(";");
+  const base = (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase();
+  lastFileType = type;
+  return (lastFileTypeMay = !CHARSET_TYPES.has(base) || type === `${base};charset=utf-8`);
+}
+
+/**
+ * Whether `res`'s body is a stream rather than a Blob or a Bun.file, without taking it: a clone's
+ * body, once locked, can be cloned again when it is a Blob and not when it is a stream. The clone of
+ * a stream tees it (res keeps a branch, the probe's branch is cancelled, so nothing piles up for it);
+ * a file's probe stream is cancelled, closing what it opened (~12 µs: only for the types above).
+ */
+function isStreamBody(res: Response): boolean {
+  let probe: Response;
+  try {
+    probe = res.clone() as Response;
+  } catch {
+    return false; // unreadable (used): the caller's blob() says so
+  }
+  const body = probe.body;
+  if (body === null) return false;
+  const reader = body.getReader();
+  let stream = false;
+  try {
+    probe.clone();
+  } catch {
+    stream = true;
+  }
+  reader.cancel().catch(() => {});
+  return stream;
 }
 
 /**
