@@ -34,6 +34,7 @@ export interface ServeOptions {
   maxRequestBodySize?: number;
   /** Error pages with stacks. Default: NODE_ENV !== "production". */
   development?: boolean | { hmr?: boolean; console?: boolean };
+  /** The server's name (server.id); "" when not given, as Bun.serve's. */
   id?: string;
   /** bun-uring: seconds to receive a whole request head (slowloris bound). Default: idleTimeout. */
   headerTimeout?: number;
@@ -244,8 +245,6 @@ export class Server {
   }
 }
 
-let serverIds = 0;
-
 export function serve(options: ServeOptions): Server {
   if (!options || typeof options !== "object") {
     throw Object.assign(new TypeError("serve() needs an options object"), { code: "ERR_INVALID_ARG_TYPE" });
@@ -279,7 +278,7 @@ export function serve(options: ServeOptions): Server {
     resolveWorkers(options.workers); // validate before spawning anything
     const development = options.development === undefined ? process.env.NODE_ENV !== "production" : options.development !== false;
     const hostname = options.hostname ?? "0.0.0.0";
-    const id = options.id ?? `bun-uring-${++serverIds}`;
+    const id = options.id ?? "";
     return serveCluster({ workers: options.workers, port, hostname, id, development, gracefulTimeout: options.gracefulTimeout, handleSignals: options.handleSignals }) as unknown as Server;
   }
   const reusePort = options.reusePort === true || worker; // workers share the port (cluster.ts)
@@ -315,7 +314,7 @@ export function serve(options: ServeOptions): Server {
       return new HttpConnection(c, core);
     },
   });
-  const server = new Server(core, listener, reactor, options.id ?? `bun-uring-${++serverIds}`);
+  const server = new Server(core, listener, reactor, options.id ?? "");
   core.server = server;
   const h = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
   core.defaultHost = `${h.includes(":") ? `[${h}]` : h}:${listener.port}`;

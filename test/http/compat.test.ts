@@ -838,15 +838,19 @@ describe("the Server surface, on both", () => {
       }
     });
 
-    test(`${impl}: server.url, port and hostname`, async () => {
+    test(`${impl}: server.url, port, hostname and id`, async () => {
       const s = start(impl, { fetch: () => new Response("x") });
+      const named = start(impl, { fetch: () => new Response("x"), id: "api" });
       try {
         expect(s.port).toBeGreaterThan(0);
         expect(s.hostname).toBe("127.0.0.1");
         expect(s.url.href).toBe(`http://127.0.0.1:${s.port}/`);
         expect(s.url instanceof URL).toBe(true);
+        // Before: ours defaulted to "bun-uring-N".
+        expect([(s as unknown as { id: string }).id, (named as unknown as { id: string }).id]).toEqual(["", "api"]);
       } finally {
         await stopServer(s);
+        await stopServer(named);
       }
     });
 
