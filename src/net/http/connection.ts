@@ -669,26 +669,20 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.#writeWhole(slot, status, res.statusText, fields, e.type, e.bytes, keepAlive);
       return true;
     }
-    return this.#writeLater(slot, res, e, fields, status);
+    return this.#writeLater(slot, res, e, fields, status, setCookies);
   }
 
   /**
    * The bodies #write cannot send at once: a file, or in-memory bytes not yet settled. A method of
    * its own because its closures would cost #write a scope object on every response.
    */
-  #writeLater(slot: Slot, res: Response, e: ExtractedBody, fields: HeaderFields | null, status: number): boolean {
+  #writeLater(slot: Slot, res: Response, e: ExtractedBody, fields: HeaderFields | null, status: number, setCookies: string[] | null): boolean {
     const conn = this.conn;
     const core = this.core;
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     this.flags |= WRITING;
     const statusText = res.statusText;
-    let headers = res.headers;
-    const setCookies = slot.req !== null ? slot.req._setCookies() : null;
-    if (setCookies !== null) {
-      headers = new Headers(headers); // the handler's Response is left as it was
-      for (const c of setCookies) headers.append("set-cookie", c);
-    }
     let work: Promise<boolean>;
     if (e.kind === BodyKind.File) {
       const file = e.blob!;
@@ -696,6 +690,12 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       if (core.sendFile === sendFileUring && sendCachedFile(this, file, e.name, fields, slot.req, status, keepAlive, minor, slot.isHead)) {
         this.flags &= ~WRITING;
         return true;
+      }
+      let headers = res.headers;
+      if (setCookies !== null) {
+        // req.cookies' changes (in `fields` already, #write): the file path reads Headers, and the handler's Response is left as it was.
+        headers = new Headers(headers);
+        for (const c of setCookies) headers.append("set-cookie", c);
       }
       work = core.sendFile(this, file, slot.req, { status, statusText, headers, type, keepAlive, versionMinor: minor, isHead: slot.isHead });
       // Written at once (a small cached file, a 304): finish now, without a promise round trip.
