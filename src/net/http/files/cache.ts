@@ -45,6 +45,8 @@ export const CACHE_IDLE_MS = 20_000;
 export const SMALL_FILE_MAX = 64 * 1024;
 export const SMALL_CACHE_BYTES = 16 * 1024 * 1024;
 /** LINK_TIMEOUT on each OPENAT and READ: a hung file system fails the request instead of holding it. */
+/** Our Accept-Ranges field (left out where a handler set its own: files/transfer.ts). */
+export const ACCEPT_RANGES = "Accept-Ranges: bytes\r\n";
 export const FILE_OP_TIMEOUT_MS = 10_000;
 
 export const PATH_MAX = 4096;
@@ -90,7 +92,9 @@ export class FileEntry implements Completer {
   mode = 0;
   etag = "";
   lastModified = "";
-  /** "Last-Modified: ...\r\nETag: ...\r\nAccept-Ranges: bytes\r\n" */
+  /** "Last-Modified: ...\r\nETag: ...\r\n" */
+  tags = "";
+  /** tags + ACCEPT_RANGES: what a plain answer carries. */
   validators = "";
   validatedAt = 0;
   lastUsed = 0;
@@ -274,7 +278,8 @@ export class FileEntry implements Completer {
     // Weak: a second write within the same millisecond with the same size keeps the tag (RFC 9110 §8.8.1).
     this.etag = `W/"${this.size.toString(16)}-${this.mtimeMs.toString(16)}"`;
     this.lastModified = new Date(this.mtimeSec * 1000).toUTCString();
-    this.validators = `Last-Modified: ${this.lastModified}\r\nETag: ${this.etag}\r\nAccept-Ranges: bytes\r\n`;
+    this.tags = `Last-Modified: ${this.lastModified}\r\nETag: ${this.etag}\r\n`;
+    this.validators = this.tags + ACCEPT_RANGES;
     return true;
   }
 

@@ -27,7 +27,7 @@ import type { FileResponseOptions } from "../core.ts";
 import { serializeHead } from "../response.ts";
 import { type Block, MAX_BLOCKS_PER_TRANSFER, READ_BLOCK } from "./pools.ts";
 import { type Pipe, SPLICE_MIN } from "./pipes.ts";
-import { FILE_OP_TIMEOUT_MS, type FileEntry, type FileServer, type OpenTarget, PATH_MAX, READY } from "./cache.ts";
+import { ACCEPT_RANGES, FILE_OP_TIMEOUT_MS, type FileEntry, type FileServer, type OpenTarget, PATH_MAX, READY } from "./cache.ts";
 import type { StaticTarget } from "../files.ts";
 import { TEXT, headerValues, mimeType, noneMatch, parseRange, requestHeaders, statusOfErrno } from "./http.ts";
 
@@ -251,7 +251,8 @@ export class FileTransfer implements Completer {
       userRanges = o.headers.has("accept-ranges");
     }
     // Ours only where the handler's Response has none (a framework may set them: two Accept-Ranges read "bytes, bytes").
-    this.#extra = userValidators ? (userRanges ? "" : "Accept-Ranges: bytes\r\n") : userRanges ? e.validators.replace("Accept-Ranges: bytes\r\n", "") : e.validators;
+    const ranges = userRanges ? "" : ACCEPT_RANGES;
+    this.#extra = userValidators ? ranges : userRanges ? e.tags : e.validators;
     this.#start = 0;
     this.#end = e.size;
     this.#status = o.status;
