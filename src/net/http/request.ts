@@ -38,8 +38,6 @@ const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 /** req.params of a route handler's request whose pattern has no parameters (EMPTY_PARAMS: the fetch handler's). */
 export const ROUTE_NO_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 const COOKIE_MAP = (Bun as unknown as { CookieMap?: CookieMapClass }).CookieMap;
-const COOKIE_NAME = ["cookie"] as const;
-const cookieScratch: (string | null)[] = [null];
 /** _host packs the Host value's start and end offsets in the head: a head is far below 2^26 bytes. */
 const HOST_SPAN = 2 ** 26;
 
@@ -178,7 +176,6 @@ export class UringRequest {
     return this._method;
   }
 
-
   get url(): string {
     if (this._url !== null) return this._url;
     // The same head copy (a repeated request, see headCopy) means the same url.
@@ -215,13 +212,18 @@ export class UringRequest {
     return (this._headers = headers);
   }
 
-  /** @internal The If-None-Match header, for pre-encoded static routes (no Headers built). */
-  _ifNoneMatch(): string | null {
-    if (this._headers) return this._headers.get("if-none-match");
-    if (!headerLineStarts(this._head, 0x69)) return null; // no "If-..." line: no parse
+  /** @internal One header's value (lower-case name) with no Headers built; null when absent. */
+  _headerValue(lowerName: string): string | null {
+    if (this._headers) return this._headers.get(lowerName);
     const h = this.#parseHead();
-    const i = h.indexOf(this._head, "if-none-match");
+    const i = h.indexOf(this._head, lowerName);
     return i < 0 ? null : h.headerValue(this._head, i);
+  }
+
+  /** @internal The If-None-Match header, for pre-encoded static routes. */
+  _ifNoneMatch(): string | null {
+    if (!this._headers && !headerLineStarts(this._head, 0x69)) return null; // no "If-..." line: no parse
+    return this._headerValue("if-none-match");
   }
 
   /** @internal Values of several headers (lower-case names) with one parse and no Headers built; null when absent. */
@@ -291,13 +293,7 @@ export class UringRequest {
   get cookies(): CookieMap | undefined {
     if (this.params === EMPTY_PARAMS || COOKIE_MAP === undefined) return undefined;
     const rare = (this._rare ??= new RequestRare());
-    if (rare.cookies === null) {
-      const out = cookieScratch;
-      this._headerValues(COOKIE_NAME, out);
-      rare.cookies = new COOKIE_MAP(out[0] ?? "");
-      out[0] = null;
-    }
-    return rare.cookies;
+    return (rare.cookies ??= new COOKIE_MAP(this._headerValue("cookie") ?? ""));
   }
 
   /** @internal The Set-Cookie field values req.cookies' changes call for; null when none. */
