@@ -41,11 +41,11 @@
 //   probe; we answer all, in order (test/http/protocol.test.ts).
 // - ReadableStream and async-generator response bodies: both stream them chunked unless they end at
 //   once (then both send a Content-Length); where that line falls differs (Bun waits a little for a
-//   first chunk). A stream typed with one of the types Bun gives a Bun.file (application/octet-stream,
-//   image/png, text/plain;charset=utf-8 exactly, ...; not a streaming type such as SSE or NDJSON,
-//   and without X-Accel-Buffering: no) is collected whole and sent with a Content-Length: telling it
-//   from a Bun.file costs a probe (src/net/http/response.ts, isStreamBody) that opens the file. Other
-//   types (text/plain, text/html, application/json without Bun's exact charset) stream as they come.
+//   first chunk). A stream the app typed with one of the types Bun gives a Bun.file
+//   (application/octet-stream, image/png, text/plain;charset=utf-8 exactly, ...; not a streaming
+//   type such as SSE or NDJSON, and without X-Accel-Buffering: no) is collected whole and sent with a
+//   Content-Length: telling it from a Bun.file would stat every file sent (src/net/http/response.ts,
+//   isStreamBody). Other types, and any fetch() Response returned as it is, stream as they come.
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -690,6 +690,21 @@ describe("a typed stream body goes out as it comes, on both", () => {
       expect([whole.status, await whole.text(), whole.headers.get("etag") !== null]).toEqual([200, "0123456789", true]);
       const part = await fetch(s.url, { headers: { range: "bytes=2-4" } });
       expect([part.status, await part.text()]).toEqual([206, "234"]);
+    } finally {
+      await s.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a sliced Bun.file typed by its handler (so probed): exactly the slice", async () => {
+    // The probe must not touch res.body: a body stream of a sliced Blob loses the slice's end in Bun.
+    const dir = mkdtempSync(join(tmpdir(), "bun-uring-typed-"));
+    const file = join(dir, "a.txt");
+    writeFileSync(file, "0123456789");
+    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(Bun.file(file).slice(2, 5), { headers: { "content-type": "text/plain" } }) });
+    try {
+      const r = await fetch(s.url);
+      expect([r.status, await r.text()]).toEqual([200, "234"]);
     } finally {
       await s.stop(true);
       rmSync(dir, { recursive: true, force: true });

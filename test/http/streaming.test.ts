@@ -1,7 +1,7 @@
 // Responses sent as they are produced: a stream or async generator body without a Content-Type,
-// server-sent events, NDJSON, X-Accel-Buffering: no. A stream body with another Content-Type is
-// collected whole (nothing cheap tells it from a Bun.file body; see wantsStreaming in
-// src/net/http/response.ts).
+// server-sent events, NDJSON, X-Accel-Buffering: no, a fetch() Response returned as it is (a proxy),
+// whatever its type. A stream the app typed as Bun types a Bun.file (application/octet-stream,
+// image/*) is collected whole (see extractBody in src/net/http/response.ts).
 import { test, expect, afterAll } from "bun:test";
 import net from "node:net";
 import { serve } from "../../src/index.ts";
@@ -13,6 +13,29 @@ const STREAM_PARTS: (string | Uint8Array)[] = [
 ];
 let cancelled = 0;
 let pulls = 0;
+
+// The upstream of the proxy routes: Bun.serve, sending an endless application/octet-stream stream
+// (the type of a download, and of a Bun.file of unknown type) and a 1 MiB file.
+const PROXIED = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+const upstream = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch(req) {
+    if (new URL(req.url).pathname === "/file") return new Response(PROXIED, { headers: { "content-type": "application/octet-stream" } });
+    let i = 0;
+    let timer: ReturnType<typeof setInterval>;
+    return new Response(new ReadableStream<Uint8Array>({
+      start(c) {
+        timer = setInterval(() => c.enqueue(enc.encode(`tick ${i++}\n`)), 20);
+      },
+      cancel() {
+        clearInterval(timer);
+        cancelled++;
+      },
+    }), { headers: { "content-type": "application/octet-stream" } });
+  },
+});
+afterAll(() => upstream.stop(true));
 
 const server = serve({
   port: 0,
@@ -67,6 +90,10 @@ const server = serve({
         },
       }));
     }
+    // A proxy: req.signal (aborted when the client leaves) ends the upstream fetch; Bun's fetch keeps
+    // reading an upstream whose body was only cancelled.
+    if (path === "/proxy") return fetch(`${upstream.url}endless`, { signal: req.signal });
+    if (path === "/proxy-file") return fetch(`${upstream.url}file`);
     if (path === "/plain-gen") {
       async function* words() {
         for (const w of ["one ", "two ", "three"]) {
@@ -145,6 +172,43 @@ test("a stream without a Content-Type is sent as it is produced, chunked (it nev
   c.socket.destroy();
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
+});
+
+test("a fetch() Response returned as it is (a proxy) of an endless octet-stream is sent as it comes, not held whole", async () => {
+  const before = cancelled;
+  const c = rawRequest(`GET /proxy HTTP/1.1\r\nHost: x\r\n\r\n`);
+  for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);
+  const text = c.data();
+  expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
+  expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
+  expect(text.match(/transfer-encoding/gi)?.length, "one Transfer-Encoding field").toBe(1);
+  expect(text, "type").toMatch(/content-type: application\/octet-stream\r\n/i);
+  c.socket.destroy();
+  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
+  expect(cancelled - before, "cancel() calls on the upstream's producer after the client left").toBe(1);
+});
+
+test("a proxied 1 MiB body with its Content-Length: exact bytes, one framing", async () => {
+  const c = rawRequest(`GET /proxy-file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  await c.closed;
+  const raw = Buffer.from(c.data(), "latin1");
+  const headEnd = raw.indexOf("\r\n\r\n");
+  const head = raw.subarray(0, headEnd).toString("latin1");
+  const framings = (head.match(/^(content-length|transfer-encoding):/gim) ?? []).length;
+  expect(framings, head).toBe(1);
+  let body = raw.subarray(headEnd + 4);
+  if (/transfer-encoding: chunked/i.test(head)) {
+    const parts: Buffer[] = [];
+    for (let p = 0; ; ) {
+      const eol = body.indexOf("\r\n", p);
+      const size = parseInt(body.subarray(p, eol).toString("latin1"), 16);
+      if (size === 0) break;
+      parts.push(body.subarray(eol + 2, eol + 2 + size));
+      p = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(parts);
+  } else expect(head).toMatch(/content-length: 1048576$/im);
+  expect(Buffer.compare(body, Buffer.from(PROXIED)), "the upstream's bytes").toBe(0);
 });
 
 test("an async generator without a Content-Type streams each piece as it is yielded", async () => {

@@ -244,7 +244,8 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   // comes. With a type and no bytes it may be a Bun.file (Bun types those at construction): blob().
   const untyped = fields === null || fields["content-type"] === undefined;
   const probe = bodyProbe(res);
-  if (probe === PROBE_NO_BYTES && untyped) {
+  // A fetch() Response returned as it is (a proxy): read as it comes, whatever it holds yet.
+  if (probe === PROBE_FETCHED || (probe === PROBE_NO_BYTES && untyped)) {
     e.kind = BodyKind.Live;
     return e;
   }
@@ -266,10 +267,10 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     return e;
   }
   // Typed and holding no bytes: a Bun.file, a Blob or a stream, and blob() would take a stream whole
-  // (an LLM's token stream, React's HTML stream, an Elysia generator: all held back to the end). A
-  // type Bun never gives a Bun.file by default (its own text types carry ";charset=utf-8") is worth
-  // the probe that tells a stream without taking it.
-  if (probe === PROBE_NO_BYTES && !mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
+  // (a token stream or React's HTML held back to the end). A type Bun never gives a Bun.file by
+  // default (its own text types carry ";charset=utf-8") is worth the probe that tells a stream
+  // without taking it; for the others (octet-stream, image/*) the probe would stat every file.
+  if (probe !== PROBE_BYTES && !mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
     e.kind = BodyKind.Live;
     return e;
   }
@@ -311,17 +312,27 @@ const SIZE_PROBE_WORKS =
   estimateShallowMemoryUsageOf(new Response(null, { statusText: "ab" })) === RESPONSE_BASE + 2 &&
   estimateShallowMemoryUsageOf(new Response(new ReadableStream())) === RESPONSE_BASE;
 
-const PROBE_UNSURE = 0, PROBE_BYTES = 1, PROBE_NO_BYTES = 2;
+const PROBE_UNSURE = 0, PROBE_BYTES = 1, PROBE_NO_BYTES = 2, PROBE_FETCHED = 3;
 
-/** Whether `res` holds in-memory body bytes, by its size report; PROBE_UNSURE where the probe does not work. */
+/**
+ * Whether `res` holds in-memory body bytes, by its size report (PROBE_UNSURE where the probe does not
+ * work), or is a fetch() Response: the only kind with a URL, whose size also counts the bytes it has
+ * buffered from the network (PROBE_FETCHED: a stream, unless fetched from a file: URL).
+ */
 function bodyProbe(res: Response): number {
-  if (!SIZE_PROBE_WORKS) return PROBE_UNSURE;
+  if (!SIZE_PROBE_WORKS) return fetchedStream(res.url) ? PROBE_FETCHED : PROBE_UNSURE;
   const extra = estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
   if (extra <= 0) return PROBE_NO_BYTES;
+  const url = res.url;
+  if (fetchedStream(url)) return PROBE_FETCHED;
   // statusText counts 1 byte a character, or 2 when it is not Latin-1.
-  const st = res.statusText.length, u = res.url.length;
+  const st = res.statusText.length, u = url.length;
   if (extra === st + u || extra === 2 * st + u) return PROBE_NO_BYTES;
   return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
+}
+
+function fetchedStream(url: string): boolean {
+  return url.length !== 0 && !url.startsWith("file:");
 }
 
 // The types Bun's table gives a Bun.file with ";charset=utf-8" (Bun 1.3.14; text/csv, text/markdown
@@ -339,12 +350,16 @@ function mayBeFileType(type: string): boolean {
 }
 
 /**
- * Whether `res`'s body is a stream rather than a Blob or a Bun.file, without taking it: a clone's
- * body, once locked, can be cloned again when it is a Blob and not when it is a stream. The clone of
- * a stream tees it (res keeps a branch, the probe's branch is cancelled, so nothing piles up for it);
- * a file's probe stream is cancelled, closing what it opened (~12 µs: only for the types above).
+ * Whether `res`'s body is a stream rather than a Blob or a Bun.file, without reading it: cloning a
+ * stream body tees it (the cloned Response's body becomes a new branch), cloning a Blob body shares
+ * the Blob (its body stream stays). Asked of a clone, for res.body itself would lose a sliced Blob's
+ * end (Bun 1.3.14: res.blob() after res.body gives the file from the slice's start to its end). The
+ * probe's branches are cancelled, so nothing piles up for them. ~2 us for a file (the clone's body
+ * stats it), ~0.9 us for an in-memory Blob. PROBE_TEE_WORKS (checked at load): otherwise a typed
+ * stream is taken whole, as a Blob.
  */
 function isStreamBody(res: Response): boolean {
+  if (!PROBE_TEE_WORKS) return false;
   let probe: Response;
   try {
     probe = res.clone() as Response;
@@ -353,16 +368,22 @@ function isStreamBody(res: Response): boolean {
   }
   const body = probe.body;
   if (body === null) return false;
-  const reader = body.getReader();
-  let stream = false;
-  try {
-    probe.clone();
-  } catch {
-    stream = true;
-  }
-  reader.cancel().catch(() => {});
-  return stream;
+  const again = probe.clone() as Response;
+  if (probe.body === body) return false;
+  probe.body?.cancel().catch(() => {});
+  again.body?.cancel().catch(() => {});
+  return true;
 }
+
+const PROBE_TEE_WORKS = ((): boolean => {
+  const typed = { headers: { "content-type": "application/octet-stream" } };
+  const blob = new Response(new Blob(["a"]), typed);
+  const stream = new Response(new ReadableStream({ pull: (c) => c.close() }), typed);
+  const b = blob.body, s = stream.body;
+  blob.clone();
+  stream.clone().body?.cancel().catch(() => {});
+  return blob.body === b && stream.body !== s;
+})();
 
 /**
  * A body that cannot be read at all (already used: a handler returned the same Response twice)
@@ -633,10 +654,9 @@ export function readyChunks(reader: ChunkReader): ReadyChunks {
 
 /**
  * A Response with a Content-Type whose body is to be read as a stream: server-sent events, NDJSON
- * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention). Without a
- * Content-Type, extractBody tells a stream by its size (BodyKind.Live). With one, any other stream
- * is taken whole: only a reader on res.body tells it from a Bun.file body, and once a file's body
- * has a reader its blob() no longer gives the file back; blob() takes a stream whole.
+ * and JSON sequences, multipart replace, or X-Accel-Buffering: no (nginx's convention): read as a
+ * stream without asking extractBody, which tells any other stream (BodyKind.Live) by its size and,
+ * when typed, by isStreamBody.
  */
 export function wantsStreaming(fields: HeaderFields | null): boolean {
   if (fields === null) return false;
