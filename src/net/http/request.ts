@@ -34,8 +34,7 @@ class RequestRare {
   cookies: CookieMap | null = null;
 }
 
-const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
-/** req.params of a route handler's request whose pattern has no parameters (EMPTY_PARAMS: the fetch handler's). */
+/** req.params of a route handler's request whose pattern has no parameters (the fetch handler's: undefined, as Bun's). */
 export const ROUTE_NO_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 const COOKIE_MAP = (Bun as unknown as { CookieMap?: CookieMapClass }).CookieMap;
 /** _host packs the Host value's start and end offsets in the head: a head is far below 2^26 bytes. */
@@ -137,6 +136,7 @@ export class UringRequest {
   /** @internal */ declare _rare: RequestRare | null;
   /** @internal The target as sent (path and query for origin-form). */
   declare readonly _target: string;
+  /** A route's parameters (Bun's BunRequest); undefined in the fetch handler, as with Bun.serve. */
   declare params: Record<string, string>;
   private declare readonly _method: string;
   private declare readonly _absolute: boolean;
@@ -151,7 +151,7 @@ export class UringRequest {
     this._body = body;
     this._rare = null;
     this._target = target;
-    this.params = EMPTY_PARAMS;
+    this.params = undefined as unknown as Record<string, string>;
     this._method = method;
     this._absolute = absolute;
     this._url = null;
@@ -291,7 +291,7 @@ export class UringRequest {
    * delete) the response carries as Set-Cookie fields; undefined in the fetch handler, as with Bun.serve.
    */
   get cookies(): CookieMap | undefined {
-    if (this.params === EMPTY_PARAMS || COOKIE_MAP === undefined) return undefined;
+    if (this.params === undefined || COOKIE_MAP === undefined) return undefined;
     const rare = (this._rare ??= new RequestRare());
     return (rare.cookies ??= new COOKIE_MAP(this._headerValue("cookie") ?? ""));
   }

@@ -174,6 +174,76 @@ function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    return decodeLoosely(s);
   }
+}
+
+const REPLACEMENT = "\ufffd";
+
+/**
+ * A parameter decodeURIComponent refuses, decoded as Bun.serve decodes it: "%" and the two characters
+ * after it that are not hex, or a "%" with fewer than two after it, become U+FFFD; the bytes are read
+ * as UTF-8 with one U+FFFD for each ill-formed sequence (a lead byte and the continuation bytes it
+ * got; an overlong form, a surrogate or a code point past U+10FFFF) and for each stray byte.
+ * Only for a parameter with bad escapes, so it may allocate. The target is ASCII (the parser's rule).
+ */
+function decodeLoosely(s: string): string {
+  let out = "";
+  const bytes: number[] = [];
+  const flush = () => {
+    out += decodeUtf8Loosely(bytes);
+    bytes.length = 0;
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x25 /* % */) {
+      bytes.push(c);
+      continue;
+    }
+    if (i + 2 >= s.length) {
+      flush();
+      out += REPLACEMENT;
+      continue;
+    }
+    const h = hexValue(s.charCodeAt(i + 1)), l = hexValue(s.charCodeAt(i + 2));
+    i += 2;
+    if (h < 0 || l < 0) {
+      flush();
+      out += REPLACEMENT;
+    } else bytes.push((h << 4) | l);
+  }
+  flush();
+  return out;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  return c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
+}
+
+function decodeUtf8Loosely(b: number[]): string {
+  let out = "";
+  for (let i = 0; i < b.length; ) {
+    const lead = b[i]!;
+    if (lead < 0x80) {
+      out += String.fromCharCode(lead);
+      i++;
+      continue;
+    }
+    const n = lead >= 0xf0 && lead < 0xf8 ? 4 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xc0 && lead < 0xe0 ? 2 : 0;
+    if (n === 0) {
+      out += REPLACEMENT; // a stray continuation byte or 0xF8-0xFF
+      i++;
+      continue;
+    }
+    let cp = lead & (0xff >> (n + 1));
+    let j = 1;
+    for (; j < n && i + j < b.length && (b[i + j]! & 0xc0) === 0x80; j++) cp = (cp << 6) | (b[i + j]! & 0x3f);
+    i += j;
+    const min = n === 2 ? 0x80 : n === 3 ? 0x800 : 0x10000;
+    if (j < n || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) out += REPLACEMENT;
+    else out += String.fromCodePoint(cp);
+  }
+  return out;
 }
