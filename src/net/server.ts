@@ -132,6 +132,10 @@ export class Server {
   get pendingWebSockets(): number {
     return 0;
   }
+  /** As Bun's: Object.prototype.toString(server) is "[object HTTPServer]" ("DebugHTTPServer" in development). */
+  get [Symbol.toStringTag](): string {
+    return this.development ? "DebugHTTPServer" : "HTTPServer";
+  }
 
   /**
    * Stop accepting. Graceful by default: requests in progress finish, idle keep-alive

@@ -839,6 +839,17 @@ describe("the Server surface, on both", () => {
       }
     });
 
+    test(`${impl}: the server's toString tag, development or not`, async () => {
+      for (const development of [true, false]) {
+        const s = start(impl, { development, fetch: () => new Response("x") });
+        try {
+          expect(Object.prototype.toString.call(s), `${impl} development ${development}`).toBe(development ? "[object DebugHTTPServer]" : "[object HTTPServer]");
+        } finally {
+          await stopServer(s);
+        }
+      }
+    });
+
     test(`${impl}: server.requestIP(req) gives the client's address and port`, async () => {
       let ip: unknown = null;
       const s = start(impl, {
