@@ -14,6 +14,21 @@ const STREAM_PARTS: (string | Uint8Array)[] = [
 let cancelled = 0;
 let pulls = 0;
 
+/** An endless stream of "tick N" lines every 20 ms; its cancel() is counted in `cancelled`. */
+function ticks(): ReadableStream<Uint8Array> {
+  let i = 0;
+  let timer: ReturnType<typeof setInterval>;
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      timer = setInterval(() => c.enqueue(enc.encode(`tick ${i++}\n`)), 20);
+    },
+    cancel() {
+      clearInterval(timer);
+      cancelled++;
+    },
+  });
+}
+
 // The upstream of the proxy routes: Bun.serve, sending an endless application/octet-stream stream
 // (the type of a download, and of a Bun.file of unknown type) and a 1 MiB file.
 const PROXIED = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
@@ -22,17 +37,7 @@ const upstream = Bun.serve({
   hostname: "127.0.0.1",
   fetch(req) {
     if (new URL(req.url).pathname === "/file") return new Response(PROXIED, { headers: { "content-type": "application/octet-stream" } });
-    let i = 0;
-    let timer: ReturnType<typeof setInterval>;
-    return new Response(new ReadableStream<Uint8Array>({
-      start(c) {
-        timer = setInterval(() => c.enqueue(enc.encode(`tick ${i++}\n`)), 20);
-      },
-      cancel() {
-        clearInterval(timer);
-        cancelled++;
-      },
-    }), { headers: { "content-type": "application/octet-stream" } });
+    return new Response(ticks(), { headers: { "content-type": "application/octet-stream" } });
   },
 });
 afterAll(() => upstream.stop(true));
@@ -78,17 +83,7 @@ const server = serve({
     }
     if (path === "/plain-stream") {
       // No Content-Type: the usual `new Response(stream)`. Endless: only a streamed answer arrives.
-      let i = 0;
-      let timer: ReturnType<typeof setInterval>;
-      return new Response(new ReadableStream<Uint8Array>({
-        start(c) {
-          timer = setInterval(() => c.enqueue(enc.encode(`tick ${i++}\n`)), 20);
-        },
-        cancel() {
-          clearInterval(timer);
-          cancelled++;
-        },
-      }));
+      return new Response(ticks());
     }
     // A proxy: req.signal (aborted when the client leaves) ends the upstream fetch; Bun's fetch keeps
     // reading an upstream whose body was only cancelled.

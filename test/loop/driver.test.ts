@@ -7,6 +7,7 @@ import { writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { listen, type TCPSocketListener } from "../../src/net/listen.ts";
 import { defaultReactor, closeDefaultReactor } from "../../src/loop/default.ts";
+import { PARK_AFTER_IDLE_MS } from "../../src/loop/driver.ts";
 import { tempDir, patternBytes, sleep, waitFor } from "../support/uring.ts";
 
 const BUN = process.execPath;
@@ -289,6 +290,27 @@ describe("an idle reactor", () => {
       expect(got, `round ${i} echo`).toBe(`ping ${i}`);
       expect(r.stats.wakes, "the reactor was not woken from its park").toBeGreaterThan(wakes);
       expect(performance.now() - t0, "round trip took over 500 ms").toBeLessThan(500);
+    }
+  });
+
+  test("after single requests far apart it parks as soon as it has answered; one short sleep restores the delay", async () => {
+    const r = defaultReactor();
+    const net = await import("node:net");
+    const c = net.connect(server.port, "127.0.0.1");
+    await new Promise<void>((res, rej) => (c.once("connect", res), c.once("error", rej)));
+    const roundTrip = (i: number) => new Promise<void>((res) => (c.once("data", () => res()), c.write(`ping ${i}`)));
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect(await waitFor(() => r.driver.parked, 1000, 1), `round ${i}: parked`).toBe(true);
+        await sleep(10 * PARK_AFTER_IDLE_MS); // a long sleep, parked
+        await roundTrip(i);
+      }
+      expect(r.driver.parkDelayMs, "park delay after three long sleeps").toBe(0);
+      expect(await waitFor(() => r.driver.parked, 1000, 1), "parked after the last answer").toBe(true);
+      await roundTrip(3); // woken at once: a short sleep
+      expect(r.driver.parkDelayMs, "park delay after a short sleep").toBe(PARK_AFTER_IDLE_MS);
+    } finally {
+      c.destroy();
     }
   });
 
