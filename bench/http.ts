@@ -6,7 +6,7 @@
 //
 // Every run starts a fresh server pinned to CPU 0 and loads it with `wrk -t1` pinned to CPU 1, so
 // the two never compete for a core. Per run it records requests/s, requests per server
-// CPU-second (utime+stime of the server's process tree over the measured window), wrk's p50/p99,
+// CPU-second (on-CPU time of the server's process tree over the measured window), wrk's p50/p99,
 // errors and RSS. Rounds interleave the servers (A B C, A B C, ...) so slow drifts of the machine
 // hit all of them alike, and each figure is the median over the rounds.
 // Results: bench/results/latest.{json,md,svg}; --quick writes bench/results/quick.* instead and
@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { grouped, medianOf, mib, micros, parseOptions, ratio, times, type Options } from "./lib/common.ts";
 import {
-  benchDir, buildC, ensureTool, exited, freePort, killTree, log, machine, pinned, sleep, start, treeCpu,
+  benchDir, buildC, cpuBetween, ensureTool, exited, freePort, killTree, log, machine, pinned, sleep, start, treeCpu,
   treeRssKB, machineBusySeconds, selfCpuSeconds, waitForPort, which, type Machine, type Proc,
 } from "./lib/proc.ts";
 import { barChartSvg, machineLine, mdTable, type Panel } from "./lib/report.ts";
@@ -284,9 +284,7 @@ async function measureWhile(p: Proc, run: () => Promise<Load | string>): Promise
   const t0 = performance.now();
   const w = await run();
   const wall = (performance.now() - t0) / 1000;
-  const cpu1 = treeCpu(p.pid);
-  const cpu = cpu1.total - cpu0.total;
-  const sys = cpu1.sys - cpu0.sys;
+  const { total: cpu, sys } = cpuBetween(cpu0, treeCpu(p.pid));
   const busy = machineBusySeconds() - busy0;
   const self = selfCpuSeconds() - self0;
   const rssKB = treeRssKB(p.pid);
@@ -505,7 +503,7 @@ function markdown(rep: Report): string {
       `${c.connections} connections (latency: 1, upload-4m: ${UPLOAD_CONNECTIONS}), pipelined depth ${c.pipelineDepth}. ` +
       `low-rate: one connection, a request ${LOW_RATE_GAP_MS} ms after each response, sent by bench/clients/sequential.ts instead of wrk ` +
       `(its p50/p99 are the requests' own, its CPU in the wrk column). ` +
-      `req/CPU-s = completed requests / (utime + stime of the server's process tree); user and sys µs/req split that CPU per request (stime is the kernel's TCP and I/O work). "vs bun" = ratio to Bun.serve.\n`,
+      `req/CPU-s = completed requests / on-CPU time of the server's process tree (every thread's schedstat: exact, where utime + stime are 250 Hz samples, too few at low load); user and sys µs/req split it per request in utime's and stime's proportion (stime is the kernel's TCP and I/O work). "vs bun" = ratio to Bun.serve.\n`,
   );
   out.push(`Command: \`${c.command}\`\n`);
   const wrkRows = rep.results.filter((r) => r.scenario !== "idle-conns");
