@@ -89,6 +89,11 @@ const server = serve({
     // reading an upstream whose body was only cancelled.
     if (path === "/proxy") return fetch(`${upstream.url}endless`, { signal: req.signal });
     if (path === "/proxy-file") return fetch(`${upstream.url}file`);
+    if (path === "/proxy-head") return fetch(`${upstream.url}file`, { method: "HEAD" });
+    if (path === "/declared") {
+      const cl = new URL(req.url).searchParams.get("cl")!;
+      return new Response(ticks(), { headers: { "content-length": cl } });
+    }
     if (path === "/plain-gen") {
       async function* words() {
         for (const w of ["one ", "two ", "three"]) {
@@ -267,6 +272,19 @@ test("HEAD of a streamed body: the head alone, and the producer is cancelled", a
   expect(text.endsWith("all at once"), "the pipelined GET after the HEAD").toBe(true);
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "the HEAD's stream cancelled").toBe(1);
+});
+
+test("HEAD of a streamed body: the handler's declared Content-Length is sent (a proxy's HEAD), an invalid one is not", async () => {
+  for (const [path, want] of [["/proxy-head", "content-length: 1048576"], ["/declared?cl=11", "content-length: 11"], ["/declared?cl=abc", null]] as const) {
+    const c = rawRequest(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET /at-once HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    await c.closed;
+    const text = c.data();
+    const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+    if (want) expect(head, path).toContain(want);
+    else expect(head, path).not.toContain("content-length");
+    expect(head, path).not.toContain("transfer-encoding");
+    expect(text.endsWith("\r\n\r\nall at once"), `${path}: the pipelined GET right after the HEAD's head: ${JSON.stringify(text)}`).toBe(true);
+  }
 });
 
 test("an async generator with an NDJSON type streams each line", async () => {

@@ -12,7 +12,7 @@ import { HttpError, httpErrorInfo } from "./errors.ts";
 import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
-  serializeHead, extractBody, bodyForbidden, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
+  serializeHead, extractBody, bodyForbidden, declaredContentLength, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
   headerFields, withSetCookies, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
@@ -778,7 +778,10 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
     if (slot.isHead) {
       reader.cancel().catch(() => {});
-      head(-2); // the length is not known without producing the body
+      // The length is not known without producing the body, unless the handler declared it (a
+      // proxied upstream's HEAD answer): sent as Bun.serve sends it.
+      const declared = declaredContentLength(fields);
+      head(declared < 0 ? -2 : declared);
       return true;
     }
     let ready;

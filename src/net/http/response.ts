@@ -27,11 +27,17 @@ export function hasCloseOption(v: string | string[] | undefined): boolean {
  * (RFC 9110 §9.3.2, §8.6), kept as Bun.serve keeps it. 0 when absent or not 1*DIGIT.
  */
 export function headContentLength(fields: HeaderFields | null): number {
+  const n = declaredContentLength(fields);
+  return n < 0 ? 0 : n;
+}
+
+/** The handler's own Content-Length when it is a valid one (digits, safe as a number), else -1. */
+export function declaredContentLength(fields: HeaderFields | null): number {
   const v = fields?.["content-length"];
-  if (typeof v !== "string" || v.length === 0 || v.length > 15) return 0;
+  if (typeof v !== "string" || v.length === 0 || v.length > 15) return -1;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return 0;
+    if (c < 0x30 || c > 0x39) return -1;
   }
   return Number(v);
 }
