@@ -124,7 +124,15 @@ test(`${CLIENTS} concurrent downloads of a ${SIZE >> 20} MiB file: every byte ar
     sample();
     let complete = 0;
     for (let i = 0; i < CLIENTS; i++) if (got[i] === SIZE && heads[i]!.startsWith("HTTP/1.1 200")) complete++;
-    const stats = (await (await fetch(`http://127.0.0.1:${port}/__stats`)).json()) as { files: { blocksAllocatedBytes: number; activeTransfers: number } };
+    // The clients have every byte before the server has necessarily reaped its last SEND completions
+    // (a parked loop reaps them when the Waker wakes it): ask until they are in, for up to 2 s.
+    type Stats = { files: { blocksAllocatedBytes: number; activeTransfers: number } };
+    const getStats = async () => (await (await fetch(`http://127.0.0.1:${port}/__stats`)).json()) as Stats;
+    let stats = await getStats();
+    for (const end = performance.now() + 2000; stats.files.activeTransfers !== 0 && performance.now() < end; ) {
+      await Bun.sleep(20);
+      stats = await getStats();
+    }
     const growthMiB = (peak - base) / 1024;
     const poolMiB = (DEFAULT_MAX_BLOCKS * READ_BLOCK) / (1 << 20);
     console.log(`[memory] baseline RSS ${(base / 1024).toFixed(1)} MiB, peak ${(peak / 1024).toFixed(1)} MiB (while stalled ${(stalled / 1024).toFixed(1)}), growth ${growthMiB.toFixed(1)} MiB for ${CLIENTS} x ${SIZE >> 20} MiB; read buffers allocated ${(stats.files.blocksAllocatedBytes / (1 << 20)).toFixed(0)} MiB (bound ${poolMiB} MiB)`);
