@@ -283,6 +283,51 @@ describe("handler failures", () => {
   });
 });
 
+describe("a handler stopped by req.signal when its client leaves", () => {
+  // As a proxy does: fetch(upstream, { signal: req.signal }) rejects with the signal's reason. That
+  // is the request's expected end, not a failure to log or hand to error(); another error is.
+  for (const how of ["half-closes (FIN)", "resets"] as const) {
+    test(`the client ${how}: nothing logged, error() not called, nothing left behind; a different error still is`, async () => {
+      let errorCalls = 0;
+      const s = serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        fetch(req) {
+          return new Promise<Response>((_, reject) => {
+            req.signal.addEventListener("abort", () => {
+              if (new URL(req.url).pathname === "/other") reject(new Boom("failed after the client left"));
+              else reject(req.signal.reason);
+            });
+          });
+        },
+        error() {
+          errorCalls++;
+          return new Response("from error()", { status: 500 });
+        },
+      });
+      try {
+        const { logged } = await quiet(async () => {
+          for (const path of ["/proxy", "/other"]) {
+            const c = await RawHttp.open(s.port);
+            await c.write(get(path));
+            await waitFor(() => s.pendingRequests === 1, 1000);
+            if (how === "resets") c.destroy();
+            else c.sock.end();
+            await waitFor(() => s.pendingRequests === 0, 1000);
+            c.destroy();
+          }
+          await sleep(20);
+        });
+        expect(logged.length, `logged: ${JSON.stringify(logged.map((a) => String(a[0])))}`).toBe(0);
+        expect(errorCalls, "error() calls: only for the other error").toBe(1);
+        expect(s.pendingRequests).toBe(0);
+      } finally {
+        await s.stop(true);
+      }
+    });
+  }
+});
+
 describe("clients vanishing at random stages", () => {
   test("1000 clients disconnecting mid-head, mid-body, while the handler awaits, mid-response free everything", async () => {
     const reactor = new Reactor({ entries: 1024, maxOps: 8192 });

@@ -139,6 +139,11 @@ export class ServerCore {
     // The server already answered (a malformed or over-large body got its 400/413 and the handler's
     // read of that body failed): nothing to send, and logging it would let clients flood the log.
     if (slot.final) return;
+    // The client left and the handler's work stopped on req.signal's abort (a proxied fetch() given
+    // the signal rejects with its reason): the expected end of that request, not worth a log line or
+    // error() (Bun.serve reports nothing either). The slot is still settled: a half-closed client may
+    // have answers queued behind it. Any other error is still the handler's.
+    if (isAbortError(err) && slot.req?._gone) return hc.settleError(slot, 500, "Internal Server Error");
     this.stats.handlerErrors++;
     if (!this.error) return this.#internalError(err, slot, hc);
     let r: unknown;
@@ -170,6 +175,10 @@ export class ServerCore {
     if (o.error !== undefined) this.error = o.error;
     if (o.routes !== undefined) this.router = new Router(o.routes);
   }
+}
+
+function isAbortError(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "AbortError";
 }
 
 /** Files sent with Bun's own reader (used until the io_uring file path takes over, and as its fallback). */

@@ -172,6 +172,11 @@ export class UringRequest {
     return rare.abort;
   }
 
+  /** @internal Whether _clientGone() was called: the client left before its answer. */
+  get _gone(): boolean {
+    return this._rare?.gone === true;
+  }
+
   get method(): string {
     return this._method;
   }
