@@ -45,8 +45,9 @@
 //   (application/octet-stream, image/png, text/plain;charset=utf-8 exactly, ...; not a streaming
 //   type such as SSE or NDJSON, and without X-Accel-Buffering: no) is collected whole and sent with a
 //   Content-Length: telling it from a Bun.file would stat every file sent (src/net/http/response.ts,
-//   isStreamBody). Other types, and any fetch() Response returned as it is, stream as they come (a
-//   small proxied body: Bun has it whole and sends a Content-Length, we send what is ready, chunked).
+//   isStreamBody). Other types, and any fetch() Response returned as it is, stream as they come;
+//   a proxied body whose upstream declared at most 64 KiB (and no content coding) goes out whole with
+//   its Content-Length on both; past that, Bun may still have it whole, we stream it chunked.
 // - HEAD of a streamed body: both send the handler's declared Content-Length; without one Bun sends
 //   Transfer-Encoding: chunked, we send no length (RFC 9110 §9.3.2 lets either omit it); with an
 //   invalid one Bun sends Content-Length: 0, we send none.

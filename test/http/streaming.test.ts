@@ -1,6 +1,6 @@
 // Responses sent as they are produced: a stream or async generator body without a Content-Type,
 // server-sent events, NDJSON, X-Accel-Buffering: no, a fetch() Response returned as it is (a proxy),
-// whatever its type. A stream the app typed as Bun types a Bun.file (application/octet-stream,
+// whatever its type (unless its upstream declared a small length: then whole). A stream the app typed as Bun types a Bun.file (application/octet-stream,
 // image/*) is collected whole (see extractBody in src/net/http/response.ts).
 import { test, expect, afterAll } from "bun:test";
 import net from "node:net";
@@ -37,6 +37,7 @@ const upstream = Bun.serve({
   hostname: "127.0.0.1",
   fetch(req) {
     if (new URL(req.url).pathname === "/file") return new Response(PROXIED, { headers: { "content-type": "application/octet-stream" } });
+    if (new URL(req.url).pathname === "/small") return new Response("0123456789", { headers: { "content-type": "application/octet-stream" } });
     return new Response(ticks(), { headers: { "content-type": "application/octet-stream" } });
   },
 });
@@ -90,6 +91,7 @@ const server = serve({
     if (path === "/proxy") return fetch(`${upstream.url}endless`, { signal: req.signal });
     if (path === "/proxy-file") return fetch(`${upstream.url}file`);
     if (path === "/proxy-head") return fetch(`${upstream.url}file`, { method: "HEAD" });
+    if (path === "/proxy-small") return fetch(`${upstream.url}small`);
     if (path === "/declared") {
       const cl = new URL(req.url).searchParams.get("cl")!;
       return new Response(ticks(), { headers: { "content-length": cl } });
@@ -186,6 +188,16 @@ test("a fetch() Response returned as it is (a proxy) of an endless octet-stream 
   c.socket.destroy();
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "cancel() calls on the upstream's producer after the client left").toBe(1);
+});
+
+test("a proxied small body (its upstream declared 10 bytes) goes out whole with its Content-Length, as Bun.serve's", async () => {
+  const c = rawRequest(`GET /proxy-small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  await c.closed;
+  const text = c.data();
+  const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+  expect(head).toContain("content-length: 10");
+  expect(head).not.toContain("transfer-encoding");
+  expect(text.endsWith("\r\n\r\n0123456789")).toBe(true);
 });
 
 test("a proxied 1 MiB body with its Content-Length: exact bytes, one framing", async () => {
