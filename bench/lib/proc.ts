@@ -84,13 +84,7 @@ export function treeCpuSeconds(pid: number): number {
   return treeCpu(pid).total;
 }
 
-/**
- * CPU consumed so far by the live process tree rooted at pid, in seconds: `total` and `sys` from the
- * utime/stime ticks, and each thread's exact on-CPU time (schedstat, ns) for cpuBetween(). utime and
- * stime are samples where the kernel charges a whole tick to whatever runs when it fires
- * (CONFIG_TICK_CPU_ACCOUNTING, 250 Hz here): at 2% of a core a 10 s run gets some 50 of them, so a
- * low-rate figure moved by tens of percent from one run to the next. schedstat does not sample.
- */
+/** One reading of treeCpu(): seconds from the ticks, and each thread's exact on-CPU ns. */
 export interface TreeCpu {
   total: number;
   sys: number;
@@ -98,6 +92,13 @@ export interface TreeCpu {
   threads: Map<number, number>;
 }
 
+/**
+ * CPU consumed so far by the live process tree rooted at pid, in seconds: `total` and `sys` from the
+ * utime/stime ticks, and each thread's exact on-CPU time (schedstat, ns) for cpuBetween(). utime and
+ * stime are samples where the kernel charges a whole tick to whatever runs when it fires
+ * (CONFIG_TICK_CPU_ACCOUNTING, 250 Hz here): at 2% of a core a 10 s run gets some 50 of them, so a
+ * low-rate figure moved by tens of percent from one run to the next. schedstat does not sample.
+ */
 export function treeCpu(pid: number): TreeCpu {
   let ticks = 0, sys = 0;
   const threads = new Map<number, number>();

@@ -690,35 +690,35 @@ describe("a typed stream body goes out as it comes, on both", () => {
     }
   }
 
-  test("a Bun.file typed by its handler (so probed) is still sent as a file: ETag, Range", async () => {
+  /** A server answering a temp file "0123456789" as `body(path)` typed text/plain by the handler (so probed). */
+  async function withTypedFile(body: (path: string) => Blob, check: (url: URL) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), "bun-uring-typed-"));
     const file = join(dir, "a.txt");
     writeFileSync(file, "0123456789");
-    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(Bun.file(file), { headers: { "content-type": "text/plain" } }) });
+    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(body(file), { headers: { "content-type": "text/plain" } }) });
     try {
-      const whole = await fetch(s.url);
-      expect([whole.status, await whole.text(), whole.headers.get("etag") !== null]).toEqual([200, "0123456789", true]);
-      const part = await fetch(s.url, { headers: { range: "bytes=2-4" } });
-      expect([part.status, await part.text()]).toEqual([206, "234"]);
+      await check(s.url);
     } finally {
       await s.stop(true);
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  test("a Bun.file typed by its handler (so probed) is still sent as a file: ETag, Range", async () => {
+    await withTypedFile((file) => Bun.file(file), async (url) => {
+      const whole = await fetch(url);
+      expect([whole.status, await whole.text(), whole.headers.get("etag") !== null]).toEqual([200, "0123456789", true]);
+      const part = await fetch(url, { headers: { range: "bytes=2-4" } });
+      expect([part.status, await part.text()]).toEqual([206, "234"]);
+    });
   });
 
   test("a sliced Bun.file typed by its handler (so probed): exactly the slice", async () => {
     // The probe must not touch res.body: a body stream of a sliced Blob loses the slice's end in Bun.
-    const dir = mkdtempSync(join(tmpdir(), "bun-uring-typed-"));
-    const file = join(dir, "a.txt");
-    writeFileSync(file, "0123456789");
-    const s = serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(Bun.file(file).slice(2, 5), { headers: { "content-type": "text/plain" } }) });
-    try {
-      const r = await fetch(s.url);
+    await withTypedFile((file) => Bun.file(file).slice(2, 5), async (url) => {
+      const r = await fetch(url);
       expect([r.status, await r.text()]).toEqual([200, "234"]);
-    } finally {
-      await s.stop(true);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

@@ -267,7 +267,7 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
   // (a token stream or React's HTML held back to the end). A type Bun never gives a Bun.file by
   // default (its own text types carry ";charset=utf-8") is worth the probe that tells a stream
   // without taking it; for the others (octet-stream, image/*) the probe would stat every file.
-  if (probe !== PROBE_BYTES && !mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
+  if (!mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
     e.kind = BodyKind.Live;
     return e;
   }
@@ -351,18 +351,19 @@ const PROBE_UNSURE = 0, PROBE_BYTES = 1, PROBE_NO_BYTES = 2, PROBE_FETCHED = 3;
  * buffered from the network (PROBE_FETCHED: a stream, unless fetched from a file: URL).
  */
 function bodyProbe(res: Response): number {
-  if (!SIZE_PROBE_WORKS) return fetchedStream(res.url) ? PROBE_FETCHED : PROBE_UNSURE;
+  if (!SIZE_PROBE_WORKS) return isFetchedUrl(res.url) ? PROBE_FETCHED : PROBE_UNSURE;
   const extra = estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
   if (extra <= 0) return PROBE_NO_BYTES;
   const url = res.url;
-  if (fetchedStream(url)) return PROBE_FETCHED;
+  if (isFetchedUrl(url)) return PROBE_FETCHED;
   // statusText counts 1 byte a character, or 2 when it is not Latin-1.
   const st = res.statusText.length, u = url.length;
   if (extra === st + u || extra === 2 * st + u) return PROBE_NO_BYTES;
   return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
 }
 
-function fetchedStream(url: string): boolean {
+/** A Response's URL that only fetch() gives (not a file: one, whose body is a file). */
+function isFetchedUrl(url: string): boolean {
   return url.length !== 0 && !url.startsWith("file:");
 }
 

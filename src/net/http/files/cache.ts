@@ -44,9 +44,9 @@ export const CACHE_IDLE_MS = 20_000;
  */
 export const SMALL_FILE_MAX = 64 * 1024;
 export const SMALL_CACHE_BYTES = 16 * 1024 * 1024;
-/** LINK_TIMEOUT on each OPENAT and READ: a hung file system fails the request instead of holding it. */
 /** Our Accept-Ranges field (left out where a handler set its own: files/transfer.ts). */
 export const ACCEPT_RANGES = "Accept-Ranges: bytes\r\n";
+/** LINK_TIMEOUT on each OPENAT and READ: a hung file system fails the request instead of holding it. */
 export const FILE_OP_TIMEOUT_MS = 10_000;
 
 export const PATH_MAX = 4096;
