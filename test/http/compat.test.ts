@@ -41,11 +41,8 @@
 //   probe; we answer all, in order (test/http/protocol.test.ts).
 // - ReadableStream and async-generator response bodies: both stream them chunked unless they end at
 //   once (then both send a Content-Length); where that line falls differs (Bun waits a little for a
-//   first chunk). A stream the app typed with one of the types Bun gives a Bun.file
-//   (application/octet-stream, image/png, text/plain;charset=utf-8 exactly, ...; not a streaming
-//   type such as SSE or NDJSON, and without X-Accel-Buffering: no) is collected whole and sent with a
-//   Content-Length: telling it from a Bun.file would stat every file sent (src/net/http/response.ts,
-//   isStreamBody). Other types, and any fetch() Response returned as it is, stream as they come;
+//   first chunk). A typed stream streams whatever its type (application/octet-stream, image/png:
+//   src/net/http/response.ts, isStreamBody), and so does any fetch() Response returned as it is;
 //   a proxied body whose upstream declared at most 64 KiB (and no content coding) goes out whole with
 //   its Content-Length on both; past that, Bun may still have it whole, we stream it chunked.
 // - HEAD of a streamed body: both send the handler's declared Content-Length; without one Bun sends
@@ -655,7 +652,8 @@ describe("a handler that returns no Response", () => {
 // token stream or React's HTML stream reached the client only at its end.
 describe("a typed stream body goes out as it comes, on both", () => {
   for (const impl of IMPLS) {
-    for (const type of ["text/plain", "text/html", "application/json; charset=utf-8"]) {
+    // The last three are types Bun gives a Bun.file: a download or a proxy's rebuilt Response.
+    for (const type of ["text/plain", "text/html", "application/json; charset=utf-8", "application/octet-stream", "image/png", "text/plain;charset=utf-8"]) {
       test(`${impl}: ${type}: the first chunk arrives before the stream produces the second`, async () => {
         let release!: () => void;
         const released = new Promise<void>((r) => (release = r));

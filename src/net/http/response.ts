@@ -258,16 +258,24 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     e.kind = BodyKind.Live;
     return e;
   }
+  // A fetch() body in a Response of the app's (a proxy's `new Response(up.body, up)`) reports the
+  // bytes it has buffered so far, as if they were the body; the upstream's framing, when the proxy
+  // kept it, says they are not all of it. Then the probe decides.
+  if (probe === PROBE_BYTES && fields !== null && partlyBuffered(res, fields) && isStreamBody(res)) {
+    e.kind = BodyKind.Live;
+    return e;
+  }
   if (probe === PROBE_NO_BYTES && untyped) {
     e.kind = BodyKind.Live;
     return e;
   }
   if (probe === PROBE_BYTES || untyped) return takeBytes(res, e, untyped);
   // Typed and holding no bytes: a Bun.file, a Blob or a stream, and blob() would take a stream whole
-  // (a token stream or React's HTML held back to the end). A type Bun never gives a Bun.file by
-  // default (its own text types carry ";charset=utf-8") is worth the probe that tells a stream
-  // without taking it; for the others (octet-stream, image/*) the probe would stat every file.
-  if (!mayBeFileType(fields!["content-type"] as string) && isStreamBody(res)) {
+  // (a token stream or React's HTML held back to the end, an endless download never answered). The
+  // probe tells a stream without taking it, whatever the type: a stream typed like a Bun.file
+  // (octet-stream, image/png: a download, a proxy's `new Response(up.body, up)`) is as common as the
+  // file itself. It costs a file response ~2 us (its clone's body stats the file).
+  if (isStreamBody(res)) {
     e.kind = BodyKind.Live;
     return e;
   }
@@ -362,23 +370,16 @@ function bodyProbe(res: Response): number {
   return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
 }
 
+/** Whether `fields` frame the body as a stream (chunked) or as longer than the bytes `res` holds. */
+function partlyBuffered(res: Response, fields: HeaderFields): boolean {
+  if (fields["transfer-encoding"] !== undefined) return true;
+  const declared = declaredContentLength(fields);
+  return declared >= 0 && declared > estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
+}
+
 /** A Response's URL that only fetch() gives (not a file: one, whose body is a file). */
 function isFetchedUrl(url: string): boolean {
   return url.length !== 0 && !url.startsWith("file:");
-}
-
-// The types Bun's table gives a Bun.file with ";charset=utf-8" (Bun 1.3.14; text/csv, text/markdown
-// and others it gives without). One of these without exactly that parameter was set by the app.
-const CHARSET_TYPES = new Set(["text/plain", "text/html", "text/css", "text/javascript", "application/json"]);
-let lastFileType = "", lastFileTypeMay = true;
-
-/** Whether `type` could be what Bun gave a Bun.file body at construction. */
-function mayBeFileType(type: string): boolean {
-  if (type === lastFileType) return lastFileTypeMay;
-  const semi = type.indexOf(";");
-  const base = (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase();
-  lastFileType = type;
-  return (lastFileTypeMay = !CHARSET_TYPES.has(base) || type === `${base};charset=utf-8`);
 }
 
 /**
