@@ -3,7 +3,7 @@
 import { defaultReactor } from "../loop/default.ts";
 import type { Reactor } from "../loop/reactor.ts";
 import { Listener, DEFAULT_SEND_TIMEOUT_MS, type Connection } from "./tcp.ts";
-import { HttpConnection } from "./http/connection.ts";
+import { acceptHttp, type HttpConnection, type HttpHandler } from "./http/connection.ts";
 import { ServerCore, type FetchHandler, type ErrorHandler, type ServerStats } from "./http/core.ts";
 import type { RouteValue } from "./http/routes.ts";
 import type { ParserLimits } from "./http/parser.ts";
@@ -150,7 +150,7 @@ export class Server {
       this.#stopped = l.whenClosed();
     }
     if (closeActiveConnections) l.closeAll();
-    else for (const c of l.connections()) (c.handler as HttpConnection).stopGracefully?.();
+    else for (const c of l.connections()) (c.handler as HttpHandler).stopGracefully(c);
     return this.#stopped;
   }
 
@@ -162,7 +162,7 @@ export class Server {
   closeIdleConnections(): number {
     let n = 0;
     for (const c of this.#listener.connections()) {
-      if (!c.open || !(c.handler as HttpConnection).idle) continue;
+      if (!c.open || !(c.handler as HttpHandler).idle) continue;
       c.end(); // nothing is queued on an idle connection: FIN now, closed when the peer answers
       n++;
     }
@@ -315,7 +315,7 @@ export function serve(options: ServeOptions): Server {
   const hostname = options.hostname ?? "0.0.0.0";
   const listener = new Listener(reactor, { hostname, port, reusePort, ipv6Only: options.ipv6Only === true, maxConnections: options.maxConnections, sendLimits: { sendTimeoutMs } }, {
     onAccept(c: Connection) {
-      return new HttpConnection(c, core);
+      return acceptHttp(c, core);
     },
   });
   const server = new Server(core, listener, reactor, options.id ?? "");

@@ -166,7 +166,6 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     this.body = null;
     this.headStartedAt = 0;
     this.rare = null;
-    this.#idle();
   }
 
   #rare(): HttpConnectionRare {
@@ -211,6 +210,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     const p = this.#process(buf, start, end);
     if (p < end) this.#append(buf, p, end);
     if (this.rare !== null && this.rare.directWanted !== null) this.#startDirect();
+    this.#hibernate();
   }
 
   #blocked(): boolean {
@@ -588,6 +588,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.#idle();
       if (this.flags & PAUSED && !(this.flags & PAUSED_BY_BODY)) this.#resume();
       else if (this.pendLen) this.#processPending();
+      this.#hibernate();
     }
   }
 
@@ -625,6 +626,20 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return;
     }
     this.conn.deadline = this.core.idleTimeoutMs > 0 ? this.conn.reactor.now + this.core.idleTimeoutMs : 0;
+  }
+
+  /**
+   * Between requests, with nothing of them left, give this object up (as nginx frees a request's
+   * memory in ngx_http_set_keepalive): the connection's handler becomes the server's Dormant, which
+   * makes a new HttpConnection when bytes come. An idle keep-alive connection then costs its
+   * Connection alone (10 000 idle: ~1.1 MB less). Not inside #process (it goes on with `this`).
+   */
+  #hibernate(): void {
+    if (this.queue !== NO_SLOTS || this.pendLen !== 0 || this.bodyMode !== BODY_NONE || this.head !== null || this.flags !== 0) return;
+    const rare = this.rare, conn = this.conn;
+    if (rare !== null && (rare.drainWaiters !== null || rare.streamReader !== null || rare.directWanted !== null || rare.bodySlot !== null || rare.discarding !== 0)) return;
+    if (conn.handler !== this || !conn.open || this.core.stopping) return;
+    conn.handler = dormant(this.core);
   }
 
   /** Write `slot`'s response; false when it continues asynchronously (streamed or pending body). */
@@ -920,8 +935,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.core.stats.timeouts++;
       return;
     }
-    this.core.stats.timeouts++;
-    this.conn.close(Object.assign(new Error("connection timed out"), { code: "ETIMEDOUT" }));
+    idleTimedOut(this.core, this.conn);
   }
 
   onEnd(): boolean {
@@ -965,7 +979,6 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     this.pend = null;
     this.pendLen = 0;
     this.onDrain();
-    this.core.connectionClosed(this);
   }
 
   /** server.timeout(req, seconds) for the request in progress. */
@@ -974,7 +987,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   /** Graceful stop: idle connections close now, busy ones after their current responses. */
-  stopGracefully(): void {
+  stopGracefully(_c: Connection): void {
     this.flags |= STOP_PARSING;
     // The last queued response closes (not each: #finish would drop the rest of a pipeline).
     const last = this.queue[this.queue.length - 1];
@@ -984,6 +997,58 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 }
 
 export type { Slot };
+
+/** The timeout of a connection with nothing in progress: it closes. */
+function idleTimedOut(core: ServerCore, conn: Connection): void {
+  core.stats.timeouts++;
+  conn.close(Object.assign(new Error("connection timed out"), { code: "ETIMEDOUT" }));
+}
+
+/**
+ * The handler of every connection of a server that has no HttpConnection: accepted and silent yet,
+ * or idle between requests (HttpConnection#hibernate). One per server, so it holds no connection's state.
+ */
+class Dormant implements ConnectionHandler {
+  readonly core: ServerCore;
+  constructor(core: ServerCore) {
+    this.core = core;
+  }
+  get idle(): boolean {
+    return true;
+  }
+  onData(c: Connection, buf: Uint8Array, start: number, end: number): void {
+    const hc = new HttpConnection(c, this.core);
+    c.handler = hc;
+    hc.onData(c, buf, start, end);
+  }
+  onTimeout(c: Connection): void {
+    idleTimedOut(this.core, c);
+  }
+  onEnd(): boolean {
+    return false; // nothing asked, nothing to answer: close
+  }
+  onClose(): void {}
+  stopGracefully(c: Connection): void {
+    c.end();
+  }
+}
+
+/** What a server's Connection's handler is: its request state, or none (idle). */
+export type HttpHandler = HttpConnection | Dormant;
+
+const dormants = new WeakMap<ServerCore, Dormant>();
+function dormant(core: ServerCore): Dormant {
+  let d = dormants.get(core);
+  if (d === undefined) dormants.set(core, (d = new Dormant(core)));
+  return d;
+}
+
+/** The handler of a connection just accepted: none of its own until it sends, the idle deadline meanwhile. */
+export function acceptHttp(c: Connection, core: ServerCore): ConnectionHandler {
+  if (core.stopping) c.end();
+  else if (core.idleTimeoutMs > 0) c.deadline = c.reactor.now + core.idleTimeoutMs;
+  return dormant(core);
+}
 
 /**
  * The reason a Request's signal aborts with when its client goes: an "AbortError" DOMException, as

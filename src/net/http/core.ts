@@ -44,7 +44,6 @@ export class ServerCore {
   readonly stats: ServerStats = { requests: 0, parseErrors: 0, timeouts: 0, handlerErrors: 0 };
   /** Files (Bun.file bodies) are sent through this hook: io_uring (files.ts), Bun's reader as its fallback. */
   sendFile: (hc: HttpConnection, file: Blob, req: UringRequest | null, o: FileResponseOptions) => Promise<boolean> = sendFileUring;
-  onConnectionClosed: ((hc: HttpConnection) => void) | null = null;
 
   constructor(o: {
     fetch?: FetchHandler;
@@ -164,10 +163,6 @@ export class ServerCore {
 
   reportError(err: unknown): void {
     console.error(err);
-  }
-
-  connectionClosed(hc: HttpConnection): void {
-    this.onConnectionClosed?.(hc);
   }
 
   reload(o: { fetch?: FetchHandler; error?: ErrorHandler; routes?: Record<string, RouteValue> }): void {
