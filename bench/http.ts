@@ -390,12 +390,13 @@ function waitForLine(p: Proc, event: string, timeoutMs: number): Promise<Record<
 }
 
 /**
- * Two waves of idle connections. The first, on a fresh server, also pays its one-time growth
- * (JIT code, heap growth, pages first touched); the second, after the first has closed, is the
- * marginal cost of a connection on a server that has already worked.
+ * Idle connections in three views. On a fresh server, a first wave that also pays the server's
+ * one-time growth (JIT code, heap growth, pages first touched), then a second after the first has
+ * closed (memory the first left behind, reused or not). On another fresh server warmed by wrk as the
+ * load scenarios are, one wave: the cost of a connection itself, on a server that has worked.
  */
 async function idleRun(env: Env, opts: Options, server: string, sc: Scenario): Promise<RunOutcome> {
-  return withServer(env, server, sc, async (p, port) => {
+  const cold = await withServer(env, server, sc, async (p, port): Promise<RunOutcome> => {
     await sleep(300); // let the check's connection close and the server settle
     const first = await idleWave(p, port, opts);
     if (typeof first === "string") return { kind: "failed", reason: first };
@@ -413,6 +414,22 @@ async function idleRun(env: Env, opts: Options, server: string, sc: Scenario): P
       rssSecondKB: second.after,
       kbPerConnSecond: (second.after - second.before) / second.open,
     };
+    return { kind: "ok", m };
+  });
+  if (cold.kind !== "ok") return cold;
+  return withServer(env, server, sc, async (p, port): Promise<RunOutcome> => {
+    const fresh = treeRssKB(p.pid);
+    const w = await runWrk(env, port, { ...sc, connections: CONNECTIONS }, Math.max(1, opts.warmup));
+    if (typeof w === "string") return { kind: "failed", reason: `warm-up: ${w}` };
+    await sleep(1500); // wrk's connections close; the server goes idle
+    const warm = await idleWave(p, port, opts);
+    if (typeof warm === "string") return { kind: "failed", reason: `wave after a warm-up: ${warm}` };
+    const m = cold.m;
+    m.warmupGrowthKB = warm.before - fresh;
+    m.rssWarmBeforeKB = warm.before;
+    m.rssWarmAfterKB = warm.after;
+    m.kbPerConnWarm = (warm.after - warm.before) / warm.open;
+    m.errors += opts.idleConns - warm.open;
     return { kind: "ok", m };
   });
 }
@@ -468,7 +485,8 @@ function progress(sc: string, server: string, round: number, rounds: number, out
   if (sc === "idle-conns") {
     return log(
       `${head} ${m.open} idle conns, RSS ${mib(m.rssBeforeKB)} -> ${mib(m.rssAfterKB)} = ${m.kbPerConn!.toFixed(2)} KB/conn; ` +
-        `second wave ${mib(m.rssClosedKB)} -> ${mib(m.rssSecondKB)} = ${m.kbPerConnSecond!.toFixed(2)} KB/conn`,
+        `second wave ${mib(m.rssClosedKB)} -> ${mib(m.rssSecondKB)} = ${m.kbPerConnSecond!.toFixed(2)} KB/conn; ` +
+        `after a warm-up (+${mib(m.warmupGrowthKB)}) ${mib(m.rssWarmBeforeKB)} -> ${mib(m.rssWarmAfterKB)} = ${m.kbPerConnWarm!.toFixed(2)} KB/conn`,
     );
   }
   log(
@@ -488,7 +506,7 @@ function summarize(rows: Row[]) {
   for (const r of rows) {
     const base = rows.find((b) => b.scenario === r.scenario && b.server === BASELINE)?.median ?? {};
     r.vsBun = {};
-    for (const k of ["rps", "reqPerCpuSec", "kbPerConn", "kbPerConnSecond"]) if (k in r.median) r.vsBun[k] = ratio(r.median[k], base[k]);
+    for (const k of ["rps", "reqPerCpuSec", "kbPerConn", "kbPerConnSecond", "kbPerConnWarm", "warmupGrowthKB"]) if (k in r.median) r.vsBun[k] = ratio(r.median[k], base[k]);
   }
 }
 
@@ -547,19 +565,23 @@ function markdown(rep: Report): string {
     out.push(
       `${c.idleConns} connections, one request each, then idle; RSS of the server's process tree before and after. ` +
         `First wave: on a fresh server, so it includes one-time growth (JIT code, heap growth, pages touched for the first time). ` +
-        `Second wave: the same again 1.5 s after the first has closed: what an idle connection costs a server that has worked. ` +
+        `Second wave: the same again 1.5 s after the first has closed. ` +
         `Memory freed when a connection closes (malloc'd, in C servers and Bun.serve) is reused at once; bun-uring's connection ` +
-        `state is JS objects, returned only by a later full collection, so its second wave shows the first wave's objects not yet collected.\n`,
+        `state is JS objects, returned only by a later full collection, so its second wave shows the first wave's objects not yet collected. ` +
+        `After a warm-up: another fresh server, given wrk's load for ${Math.max(1, c.warmup)} s at ${c.connections} connections as the load ` +
+        `scenarios are (its growth in the "warm-up" column), then one wave: what an idle connection itself costs.\n`,
     );
     const kb = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? "-" : v.toFixed(2));
     out.push(mdTable(
-      ["server", "open", "RSS before", "RSS after", "KB/conn", "vs bun", "RSS, first wave closed", "RSS, second wave", "KB/conn, second wave", "vs bun"],
+      ["server", "open", "RSS before", "RSS after", "KB/conn", "vs bun", "KB/conn, second wave", "vs bun", "warm-up", "KB/conn, after a warm-up", "vs bun"],
       idle.map((r) => r.status !== "ok"
-        ? [r.server, r.status, "", "", "", "", "", "", "", ""]
+        ? [r.server, r.status, "", "", "", "", "", "", "", "", ""]
         : [r.server, grouped(r.median.open), mib(r.median.rssBeforeKB), mib(r.median.rssAfterKB),
           kb(r.median.kbPerConn), times(r.vsBun.kbPerConn ?? null),
-          mib(r.median.rssClosedKB), mib(r.median.rssSecondKB), kb(r.median.kbPerConnSecond), times(r.vsBun.kbPerConnSecond ?? null)]),
-      [false, true, true, true, true, true, true, true, true, true],
+          kb(r.median.kbPerConnSecond), times(r.vsBun.kbPerConnSecond ?? null),
+          r.median.warmupGrowthKB == null ? "-" : `+${mib(r.median.warmupGrowthKB)}`,
+          kb(r.median.kbPerConnWarm), times(r.vsBun.kbPerConnWarm ?? null)]),
+      [false, true, true, true, true, true, true, true, true, true, true],
     ));
   }
   const notes: string[] = [];
@@ -590,7 +612,7 @@ function chart(rep: Report): string {
       const r = rows.find((x) => x.server === s && x.status === "ok");
       return r ? (r.median[k] ?? null) : null;
     };
-    if (sc === "idle-conns") panels.push({ title: sc, subtitle: "KB per idle connection (lower is better)", values: series.map((s) => val(s, "kbPerConn")) });
+    if (sc === "idle-conns") panels.push({ title: sc, subtitle: "KB per idle connection, after a warm-up (lower is better)", values: series.map((s) => val(s, "kbPerConnWarm")) });
     else panels.push({ title: sc, subtitle: "requests per server CPU-second", values: series.map((s) => val(s, "reqPerCpuSec")) });
   }
   return barChartSvg(
@@ -629,9 +651,9 @@ async function prepare(opts: Options): Promise<{ env: Env; servers: Report["serv
     servers[s] = { status: "skipped", reason };
     log(`[bench] skipping ${s}: ${reason}`);
   };
-  const wantsWrk = opts.scenarios.some((s) => s !== "idle-conns");
-  const wrk = wantsWrk ? ensureTool("wrk", "wrk") : null;
-  if (wantsWrk && !wrk) log("[bench] wrk not found (and not root to install it): skipping the wrk scenarios; apt-get install -y wrk");
+  // Every scenario uses wrk (idle-conns for its warm-up).
+  const wrk = ensureTool("wrk", "wrk");
+  if (!wrk) log("[bench] wrk not found (and not root to install it): skipping every scenario; apt-get install -y wrk");
   let node: string | null = null, nginx: string | null = null, cUring: string | null = null;
   const nginxTempPaths: string[] = [];
   for (const s of opts.servers) {
@@ -695,7 +717,7 @@ async function runAll(opts: Options, env: Env, servers: Report["servers"]): Prom
   const rows: Row[] = [];
   for (const name of opts.scenarios) {
     const sc = scenario(name);
-    if (!sc.idle && !env.wrk) continue;
+    if (!env.wrk) continue;
     const runnable = () => opts.servers.filter((s) => servers[s]!.status === "ok" && supports(s, name));
     const scRows = new Map<string, Row>();
     for (const s of opts.servers.filter((s) => supports(s, name))) {
