@@ -1017,6 +1017,8 @@ class Dormant implements ConnectionHandler {
     return true;
   }
   onData(c: Connection, buf: Uint8Array, start: number, end: number): void {
+    // After a graceful stop began (stopGracefully ended it): nothing more is processed.
+    if (this.core.stopping) return;
     const hc = new HttpConnection(c, this.core);
     c.handler = hc;
     hc.onData(c, buf, start, end);
