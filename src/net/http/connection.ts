@@ -1038,11 +1038,8 @@ class Dormant implements ConnectionHandler {
 /** What a server's Connection's handler is: its request state, or none (idle). */
 export type HttpHandler = HttpConnection | Dormant;
 
-const dormants = new WeakMap<ServerCore, Dormant>();
 function dormant(core: ServerCore): Dormant {
-  let d = dormants.get(core);
-  if (d === undefined) dormants.set(core, (d = new Dormant(core)));
-  return d;
+  return (core.dormant ??= new Dormant(core)) as Dormant;
 }
 
 /** The handler of a connection just accepted: none of its own until it sends, the idle deadline meanwhile. */
