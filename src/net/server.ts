@@ -190,7 +190,7 @@ export class Server {
   /** Call the fetch handler directly, as Bun's server.fetch. */
   async fetch(input: Request | string, init?: RequestInit): Promise<Response> {
     const req = typeof input === "string" ? new Request(new URL(input, this.url).href, init) : input;
-    if (!this.#core.fetch) return new Response("Not Found", { status: 404 });
+    if (!this.#core.fetch) throw Object.assign(new Error("fetch() requires the server to have a fetch handler"), { code: "ERR_NO_FETCH_HANDLER" });
     const r = await this.#core.fetch.call(this, req, this);
     if (!(r instanceof Response)) throw new TypeError("fetch handler did not return a Response");
     return r;

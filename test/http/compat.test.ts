@@ -888,6 +888,24 @@ describe("the Server surface, on both", () => {
       }
     });
 
+    test(`${impl}: server.fetch() calls the fetch handler (not the routes); without one it rejects`, async () => {
+      const s = start(impl, { routes: { "/r": new Response("route") }, fetch: (req: Request) => new Response(`fetch ${new URL(req.url).pathname}`) });
+      const routesOnly = start(impl, { routes: { "/r": new Response("route") } });
+      try {
+        const direct = s as unknown as { fetch(r: Request | string): Promise<Response> };
+        const r = await direct.fetch(new Request(new URL("/r", s.url).href));
+        expect([r.status, await r.text()]).toEqual([200, "fetch /r"]);
+        // Before: ours answered 404 where Bun.serve rejects.
+        const p = (routesOnly as unknown as { fetch(r: string): Promise<Response> }).fetch(`${routesOnly.url}r`);
+        expect(p instanceof Promise).toBe(true);
+        const err = await p.then(() => null, (e: Error) => e);
+        expect(err?.message).toBe("fetch() requires the server to have a fetch handler");
+      } finally {
+        await stopServer(s);
+        await stopServer(routesOnly);
+      }
+    });
+
     test(`${impl}: stop() is graceful: an in-flight slow request finishes, new connections are refused`, async () => {
       let started = false;
       const s = start(impl, {
