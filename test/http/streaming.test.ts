@@ -93,6 +93,14 @@ const server = serve({
     if (path === "/proxy-rebuilt") {
       return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) => new Response(up.body, { status: up.status, headers: up.headers }));
     }
+    // Hono's proxy() drops the hop-by-hop fields, Transfer-Encoding among them.
+    if (path === "/proxy-hop-dropped") {
+      return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) => {
+        const headers = new Headers(up.headers);
+        for (const h of ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"]) headers.delete(h);
+        return new Response(up.body, { status: up.status, headers });
+      });
+    }
     if (path === "/proxy-file") return fetch(`${upstream.url}file`);
     if (path === "/proxy-file-rebuilt") return fetch(`${upstream.url}file`).then((up) => new Response(up.body, up));
     if (path === "/proxy-head") return fetch(`${upstream.url}file`, { method: "HEAD" });
@@ -181,7 +189,7 @@ test("a stream without a Content-Type is sent as it is produced, chunked (it nev
   expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
 });
 
-for (const [what, path] of [["returned as it is", "/proxy"], ["rebuilt with its body and headers", "/proxy-rebuilt"]]) test(`a fetch() Response ${what} (a proxy) of an endless octet-stream is sent as it comes, not held whole`, async () => {
+for (const [what, path] of [["returned as it is", "/proxy"], ["rebuilt with its body and headers", "/proxy-rebuilt"], ["rebuilt without its hop-by-hop fields", "/proxy-hop-dropped"]]) test(`a fetch() Response ${what} (a proxy) of an endless octet-stream is sent as it comes, not held whole`, async () => {
   const before = cancelled;
   const c = rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
   for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);

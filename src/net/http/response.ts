@@ -259,9 +259,9 @@ export function extractBody(res: Response, fields: HeaderFields | null = headerF
     return e;
   }
   // A fetch() body in a Response of the app's (a proxy's `new Response(up.body, up)`) reports the
-  // bytes it has buffered so far, as if they were the body; the upstream's framing, when the proxy
-  // kept it, says they are not all of it. Then the probe decides.
-  if (probe === PROBE_BYTES && fields !== null && partlyBuffered(res, fields) && isStreamBody(res)) {
+  // bytes it has buffered so far, as if they were the body; the upstream's head, when the proxy kept
+  // it, says so. Then the probe decides.
+  if (probe === PROBE_BYTES && fields !== null && fromUpstream(res, fields) && isStreamBody(res)) {
     e.kind = BodyKind.Live;
     return e;
   }
@@ -370,9 +370,13 @@ function bodyProbe(res: Response): number {
   return extra > 2 * st + u ? PROBE_BYTES : PROBE_UNSURE;
 }
 
-/** Whether `fields` frame the body as a stream (chunked) or as longer than the bytes `res` holds. */
-function partlyBuffered(res: Response, fields: HeaderFields): boolean {
-  if (fields["transfer-encoding"] !== undefined) return true;
+/**
+ * Whether `fields` look like an upstream's head passed on: framing of a stream (chunked), a length
+ * over the bytes `res` holds, or a Date (we add ours; an app's own Response rarely has one, and a
+ * proxy that drops hop-by-hop fields, as Hono's proxy() does, keeps it).
+ */
+function fromUpstream(res: Response, fields: HeaderFields): boolean {
+  if (fields["transfer-encoding"] !== undefined || fields["date"] !== undefined) return true;
   const declared = declaredContentLength(fields);
   return declared >= 0 && declared > estimateShallowMemoryUsageOf(res) - RESPONSE_BASE;
 }
