@@ -14,6 +14,7 @@ import { etag } from "hono/etag";
 import { setCookie, getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { bothServers, type Impl, type Snap } from "../support/frameworks.ts";
+import { serve } from "../../src/index.ts";
 
 function makeApp(): Hono {
   const app = new Hono();
@@ -143,4 +144,45 @@ describe("a Hono app under Bun.serve and serve()", () => {
       expect(await r.text(), `${i}: got a different streamed body`).toBe("streamed body");
     }
   });
+});
+
+// Hono's proxy() rebuilds the upstream's Response without its hop-by-hop fields: no URL and no
+// Transfer-Encoding left, and the size report counts the bytes its body has buffered.
+test("Hono's proxy() of an endless upstream streams through serve(), not collected whole", async () => {
+  const { proxy } = await import("hono/proxy");
+  let produced = 0;
+  const upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) =>
+      new Response(
+        new ReadableStream({
+          async pull(c) {
+            await Bun.sleep(20);
+            c.enqueue(new TextEncoder().encode(`tick ${produced++}\n`));
+          },
+        }),
+        { headers: { "content-type": "application/octet-stream" } },
+      ),
+  });
+  const app = new Hono();
+  app.get("/p", (c) => proxy(upstream.url, { raw: c.req.raw }));
+  const impl = serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  try {
+    const ac = new AbortController();
+    const res = await fetch(`${impl.url}p`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = "";
+    const deadline = Date.now() + 2000;
+    while (!text.includes("tick 1\n") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
+    expect(text, "the first ticks of an endless upstream, through Hono's proxy()").toContain("tick 1\n");
+  } finally {
+    await impl.stop(true);
+    upstream.stop(true);
+  }
 });
