@@ -5,7 +5,7 @@ import { ioUringEnter2, liburing, type Enter2 } from "./liburing.ts";
 import { NativeRegion, readPtr, writePtr } from "./memory.ts";
 import type { SqeViews } from "./sqe.ts";
 import {
-  IORING_SETUP_CQSIZE, IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_CQSIZE, IORING_SETUP_SUBMIT_ALL, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_DEFER_TASKRUN, IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN, IORING_ENTER_GETEVENTS,
   IORING_ENTER_EXT_ARG, IORING_FEAT_EXT_ARG, IORING_CQ_EVENTFD_DISABLED, IORING_OP_LAST,
 } from "./constants.ts";
@@ -23,9 +23,12 @@ export interface RingOptions {
 // The flags tried, most wanted first; dropped from the end of this list on EINVAL.
 // SINGLE_ISSUER + DEFER_TASKRUN were worth ~35% req/CPU-s in DESIGN.md's measurement; they
 // require that every wait enters with GETEVENTS from this thread, which Ring.enter always does.
+// TASKRUN_FLAG makes deferred completion work visible (IORING_SQ_TASKRUN, Ring.needsEnter): the
+// kernel signals the registered eventfd only when that work goes from none to some, so a loop that
+// parked with some left over would never be woken for it (loop/driver.ts).
 export const DEFAULT_SETUP_FLAGS =
-  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-const DROP_ORDER = [IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SUBMIT_ALL];
+  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+const DROP_ORDER = [IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SUBMIT_ALL];
 
 // struct io_uring (x86_64, liburing 2.3): 216 bytes; offsets measured in DESIGN.md.
 const RING_STRUCT_SIZE = 216;
@@ -158,6 +161,11 @@ export class Ring {
   /** True when the kernel holds CQEs we can't see yet (overflow list, deferred task work). */
   get needsEnter(): boolean {
     return (Atomics.load(this.#sqKflags, 0) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) !== 0;
+  }
+
+  /** True when CQEs wait in the kernel's overflow list (the CQ was full). */
+  get cqOverflowPending(): boolean {
+    return (Atomics.load(this.#sqKflags, 0) & IORING_SQ_CQ_OVERFLOW) !== 0;
   }
 
   /**

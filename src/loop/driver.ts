@@ -324,7 +324,10 @@ export class Driver {
     this.#parkedAt = performance.now();
     r.ring.eventfdEnabled = true;
     // Completion work queued before the eventfd was enabled would never signal it: collect it now.
-    if (r.poll(0) > 0 || r.ring.sqPending > 0) {
+    // The kernel runs a bounded batch of it per entry, and signals the eventfd only when such work
+    // goes from none to some: parking with some left (IORING_SQ_TASKRUN) would wait for a wake
+    // that never comes. Stay active until it is all run.
+    if (r.poll(0) > 0 || r.ring.sqPending > 0 || r.ring.needsEnter) {
       this.#unpark(false);
       return;
     }

@@ -408,7 +408,7 @@ export class Reactor {
   #reapRecord(): number {
     let n = this.ring.reap(this.#recordBound);
     // IORING_FEAT_NODROP keeps overflowed CQEs in the kernel; entering flushes them back.
-    for (let i = 0; i < 64 && this.ring.needsEnter; i++) {
+    for (let i = 0; i < 64 && this.ring.cqOverflowPending; i++) {
       this.stats.cqOverflowFlushes++;
       this.ring.enter(0, 0);
       const m = this.ring.reap(this.#recordBound);
@@ -456,7 +456,8 @@ export class Reactor {
     if (this.#closed) return 0;
     this.stats.ticks++;
     if (this.#flushers.length) this.#runFlushers();
-    if (this.ring.cqReady === 0 || this.ring.sqPending > 0) this.ring.enter(waitNs !== 0 ? 1 + this.quickCqes : 0, waitNs);
+    // Completions in the CQ already: no need to enter, unless the kernel holds more (needsEnter).
+    if (this.ring.cqReady === 0 || this.ring.sqPending > 0 || this.ring.needsEnter) this.ring.enter(waitNs !== 0 ? 1 + this.quickCqes : 0, waitNs);
     this.quickCqes = 0;
     this.now = performance.now();
     const n = this.#reapRecord();
