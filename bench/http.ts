@@ -419,7 +419,7 @@ async function idleRun(env: Env, opts: Options, server: string, sc: Scenario): P
   if (cold.kind !== "ok") return cold;
   return withServer(env, server, sc, async (p, port): Promise<RunOutcome> => {
     const fresh = treeRssKB(p.pid);
-    const w = await runWrk(env, port, { ...sc, connections: CONNECTIONS }, Math.max(1, opts.warmup));
+    const w = await runWrk(env, port, sc, Math.max(1, opts.warmup));
     if (typeof w === "string") return { kind: "failed", reason: `warm-up: ${w}` };
     await sleep(1500); // wrk's connections close; the server goes idle
     const warm = await idleWave(p, port, opts);

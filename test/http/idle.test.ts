@@ -5,6 +5,7 @@ import { test, expect } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { join } from "node:path";
 import { serve } from "../../src/index.ts";
+import { RawHttp, waitFor } from "../support/http.ts";
 
 const CLIENT = join(import.meta.dir, "../../bench/clients/idle-client.ts");
 
@@ -56,40 +57,17 @@ test("1000 idle keep-alive connections hold about one object each (their Connect
   }
 });
 
-type Client = Bun.Socket<{ text: string; closed: boolean }>;
-
-async function connect(port: number): Promise<Client> {
-  return (await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    data: { text: "", closed: false as boolean },
-    socket: {
-      data(s, d) {
-        s.data.text += Buffer.from(d).toString("latin1");
-      },
-      close(s) {
-        s.data.closed = true;
-      },
-    },
-  })) as Client;
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  for (let i = 0; i < ms / 10 && !cond(); i++) await Bun.sleep(10);
-  return cond();
-}
-
 test("a dormant connection's next request, and its idle timeout", async () => {
   const server = serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 1, fetch: (req) => new Response(new URL(req.url).pathname) });
   try {
-    const c = await connect(server.port);
-    c.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
-    await until(() => c.data.text.endsWith("/one"), 1000);
+    const c = await RawHttp.open(server.port);
+    await c.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => c.text().endsWith("/one"), 1000);
     await Bun.sleep(50); // idle now: dormant
-    c.write("GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
-    await until(() => c.data.text.endsWith("/two"), 1000);
-    expect(c.data.text.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
-    expect(await until(() => c.data.closed, 3000), "closed by the idle timeout (1 s)").toBe(true);
+    await c.write("GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => c.text().endsWith("/two"), 1000);
+    expect(c.text().match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+    expect(await c.waitEnd(3000), "closed by the idle timeout (1 s)").toBe(true);
     expect(server.stats().timeouts).toBeGreaterThanOrEqual(1);
   } finally {
     await server.stop(true);
@@ -99,14 +77,14 @@ test("a dormant connection's next request, and its idle timeout", async () => {
 test("a graceful stop closes dormant connections, and what one sends after it is not processed", async () => {
   let handled = 0;
   const server = serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => (handled++, new Response(new URL(req.url).pathname)) });
-  const c = await connect(server.port);
-  c.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
-  await until(() => c.data.text.endsWith("/one"), 1000);
+  const c = await RawHttp.open(server.port);
+  await c.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+  await waitFor(() => c.text().endsWith("/one"), 1000);
   await Bun.sleep(50);
   const stopped = server.stop();
-  c.write("GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
-  expect(await until(() => c.data.closed, 2000), "the dormant connection was closed by stop()").toBe(true);
+  await c.write("GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+  expect(await c.waitEnd(2000), "the dormant connection was closed by stop()").toBe(true);
   await stopped;
   expect(handled, "requests handled").toBe(1);
-  expect(c.data.text.includes("/late")).toBe(false);
+  expect(c.text().includes("/late")).toBe(false);
 });

@@ -621,11 +621,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       if (queuePool.length < QUEUE_POOL_MAX) queuePool.push(this.queue);
       this.queue = NO_SLOTS;
     }
-    if (this.core.stopping) {
-      this.conn.end();
-      return;
-    }
-    this.conn.deadline = this.core.idleTimeoutMs > 0 ? this.conn.reactor.now + this.core.idleTimeoutMs : 0;
+    awaitNextRequest(this.core, this.conn);
   }
 
   /**
@@ -998,6 +994,12 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
 export type { Slot };
 
+/** A connection with nothing in progress waits for a request until idleTimeout; a stopping server ends it. */
+function awaitNextRequest(core: ServerCore, conn: Connection): void {
+  if (core.stopping) conn.end();
+  else conn.deadline = core.idleTimeoutMs > 0 ? conn.reactor.now + core.idleTimeoutMs : 0;
+}
+
 /** The timeout of a connection with nothing in progress: it closes. */
 function idleTimedOut(core: ServerCore, conn: Connection): void {
   core.stats.timeouts++;
@@ -1044,8 +1046,7 @@ function dormant(core: ServerCore): Dormant {
 
 /** The handler of a connection just accepted: none of its own until it sends, the idle deadline meanwhile. */
 export function acceptHttp(c: Connection, core: ServerCore): ConnectionHandler {
-  if (core.stopping) c.end();
-  else if (core.idleTimeoutMs > 0) c.deadline = c.reactor.now + core.idleTimeoutMs;
+  awaitNextRequest(core, c);
   return dormant(core);
 }
 
