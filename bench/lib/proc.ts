@@ -79,6 +79,23 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/**
+ * On-CPU seconds so far of the tree's JIT compiler threads (JavaScriptCore names them "JITWorker"):
+ * how much compiling a JS server still does. Node's V8 compiles on threads it shares with its GC.
+ */
+export function compilerCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const p of processTree(pid)) {
+    try {
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        if (readFileSync(`/proc/${p}/task/${t}/comm`, "utf8").trim() !== "JITWorker") continue;
+        ns += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, "utf8").split(" ", 1)[0]) || 0;
+      }
+    } catch {} // exited meanwhile
+  }
+  return ns / 1e9;
+}
+
 /** CPU seconds (user + system) consumed so far by the live process tree rooted at pid. */
 export function treeCpuSeconds(pid: number): number {
   return treeCpu(pid).total;
