@@ -38,6 +38,7 @@ const upstream = Bun.serve({
   fetch(req) {
     if (new URL(req.url).pathname === "/file") return new Response(PROXIED, { headers: { "content-type": "application/octet-stream" } });
     if (new URL(req.url).pathname === "/small") return new Response("0123456789", { headers: { "content-type": "application/octet-stream" } });
+    if (new URL(req.url).pathname === "/endless-untyped") return new Response(ticks());
     return new Response(ticks(), { headers: { "content-type": "application/octet-stream" } });
   },
 });
@@ -101,6 +102,19 @@ const server = serve({
         return new Response(up.body, { status: up.status, headers });
       });
     }
+    // Proxies that keep nothing of the upstream's head (its body reports the bytes it has buffered,
+    // as an in-memory body would), or whose upstream sent no type.
+    if (path === "/proxy-untyped") return fetch(`${upstream.url}endless-untyped`, { signal: req.signal });
+    if (path === "/proxy-bare") return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) => new Response(up.body));
+    if (path === "/proxy-bare-untyped") return fetch(`${upstream.url}endless-untyped`, { signal: req.signal }).then((up) => new Response(up.body));
+    if (path === "/proxy-own-head") {
+      return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) =>
+        new Response(up.body, { headers: { "content-type": "application/octet-stream", "cache-control": "no-store" } }));
+    }
+    // In-memory answers that come after a wait (the stream probe's case): still whole, with a length.
+    if (path === "/after-wait-text") return Bun.sleep(5).then(() => new Response("answered after a wait"));
+    if (path === "/after-wait-bytes") return Bun.sleep(5).then(() => new Response(new Uint8Array([1, 2, 3, 4, 5]), { headers: { "content-type": "application/octet-stream" } }));
+    if (path === "/after-wait-json") return Bun.sleep(5).then(() => Response.json({ after: "a wait" }));
     if (path === "/proxy-file") return fetch(`${upstream.url}file`);
     if (path === "/proxy-file-rebuilt") return fetch(`${upstream.url}file`).then((up) => new Response(up.body, up));
     if (path === "/proxy-head") return fetch(`${upstream.url}file`, { method: "HEAD" });
@@ -201,6 +215,41 @@ for (const [what, path] of [["returned as it is", "/proxy"], ["rebuilt with its 
   c.socket.destroy();
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "cancel() calls on the upstream's producer after the client left").toBe(1);
+});
+
+for (const [what, path, type] of [
+  ["of an untyped upstream, returned as it is", "/proxy-untyped", null],
+  ["rebuilt from its body alone", "/proxy-bare", null],
+  ["of an untyped upstream, rebuilt from its body alone", "/proxy-bare-untyped", null],
+  ["rebuilt from its body with the proxy's own head", "/proxy-own-head", "application/octet-stream"],
+] as const) test(`a fetch() Response ${what} (a proxy) of an endless stream is sent as it comes, not held whole`, async () => {
+  const before = cancelled;
+  const c = rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);
+  const text = c.data();
+  expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
+  expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
+  expect(/content-length/i.test(text), "a Content-Length on an endless stream").toBe(false);
+  if (type) expect(text, "type").toContain(`content-type: ${type}\r\n`);
+  else expect(/content-type/i.test(text), "a type the upstream did not send").toBe(false);
+  c.socket.destroy();
+  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
+  expect(cancelled - before, "cancel() calls on the upstream's producer after the client left").toBe(1);
+});
+
+for (const [path, type, body] of [
+  ["/after-wait-text", "text/plain;charset=utf-8", "answered after a wait"],
+  ["/after-wait-bytes", "application/octet-stream", "\x01\x02\x03\x04\x05"],
+  ["/after-wait-json", "application/json;charset=utf-8", '{"after":"a wait"}'],
+] as const) test(`an in-memory answer that comes after a wait (${path}) goes out whole with its Content-Length`, async () => {
+  const c = rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  await c.closed;
+  const text = c.data();
+  const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+  expect(head).toMatch(new RegExp(`content-length: ${body.length}(\r\n|$)`));
+  expect(head).toContain(`content-type: ${type}`);
+  expect(head).not.toContain("transfer-encoding");
+  expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
 });
 
 test("a proxied small body (its upstream declared 10 bytes) goes out whole with its Content-Length, as Bun.serve's", async () => {

@@ -43,7 +43,7 @@ const queuePool: Slot[][] = [];
 const wholeHead: HeadOptions = { status: 200, statusText: "", headers: null, fields: null, defaultType: "", length: 0, keepAlive: true, versionMinor: 1 };
 
 // Slot.bits
-const CLIENT_CLOSE = 1, IS_HEAD = 2, EXPECT_CONTINUE = 4, CONTINUE_SENT = 8;
+const CLIENT_CLOSE = 1, IS_HEAD = 2, EXPECT_CONTINUE = 4, CONTINUE_SENT = 8, AFTER_WAIT = 16;
 
 /** A request in progress and its answer. One per request: fields declared and set in the constructor (inline, see HttpConnection). */
 class Slot {
@@ -103,6 +103,13 @@ class Slot {
   }
   set continueSent(on: boolean) {
     this.#set(CONTINUE_SENT, on);
+  }
+  /** The handler's answer came after it waited on I/O (a fetch(), a timer), not within the turn that asked. */
+  get afterWait(): boolean {
+    return (this.bits & AFTER_WAIT) !== 0;
+  }
+  set afterWait(on: boolean) {
+    this.#set(AFTER_WAIT, on);
   }
 }
 
@@ -663,8 +670,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // The handler asked to close: say so and close after this response (RFC 9112 §9.6).
     if (fields !== null && fields.connection !== undefined && hasCloseOption(fields.connection)) slot.keepAlive = false;
     if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
-    const e = extractBody(res, fields);
-    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, fields === null || fields["content-type"] === undefined);
+    const e = extractBody(res, fields, slot.afterWait);
+    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, !e.stream && (fields === null || fields["content-type"] === undefined));
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
     if (forbidden || e.kind === BodyKind.None || e.kind === BodyKind.Live) {
@@ -771,7 +778,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
    * ready at once is gathered: if it ends there, the response has a Content-Length (as Bun.serve
    * does); if not, the head goes out now and the rest follows chunked, with backpressure.
    */
-  #writeStream(slot: Slot, res: Response, fields: HeaderFields | null, untyped: boolean): boolean {
+  #writeStream(slot: Slot, res: Response, fields: HeaderFields | null, mayBeBlob: boolean): boolean {
     const conn = this.conn;
     const body = res.body;
     const head = (length: number) => conn.writeLatin1(serializeHead({
@@ -783,7 +790,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return true;
     }
     const reader = body.getReader() as unknown as ChunkReader;
-    if (untyped) {
+    // Untyped and not known to be a stream: it may be a Blob after all (an untyped Blob reports no bytes either).
+    if (mayBeBlob) {
       const blob = blobBehind(res);
       if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob);
     }

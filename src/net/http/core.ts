@@ -28,6 +28,13 @@ export interface ServerStats {
   handlerErrors: number;
 }
 
+/**
+ * A handler's promise that took longer than this to settle waited on I/O (Slot.afterWait): its
+ * Response may wrap a fetch() body, which reports its buffered bytes as if it held them, so it gets
+ * the stream probe (extractBody). A microtask chain (async middleware) settles well under it.
+ */
+const AFTER_WAIT_US = 20;
+
 export class ServerCore {
   fetch: FetchHandler | null;
   error: ErrorHandler | null;
@@ -130,8 +137,14 @@ export class ServerCore {
 
   // Apart from #resolve because its closures would cost #resolve a scope object on every call.
   #await(p: Promise<unknown>, slot: Slot, hc: HttpConnection, fromError: boolean): void {
+    const at = performance.now();
     p.then(
-      (v) => this.#resolve(v, slot, hc, fromError),
+      (v) => {
+        // Microtasks alone (an async middleware chain) settle within microseconds; a wait on I/O (a
+        // fetch() above all) takes tens of them at least. Its answer may carry an upstream's stream.
+        if (performance.now() - at > AFTER_WAIT_US / 1000) slot.afterWait = true;
+        this.#resolve(v, slot, hc, fromError);
+      },
       (e) => (fromError ? this.#internalError(e, slot, hc) : this.#fail(e, slot, hc)),
     );
   }
