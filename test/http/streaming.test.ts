@@ -203,21 +203,11 @@ test("a stream without a Content-Type is sent as it is produced, chunked (it nev
   expect(cancelled - before, "cancel() calls on the stream after the client left").toBe(1);
 });
 
-for (const [what, path] of [["returned as it is", "/proxy"], ["rebuilt with its body and headers", "/proxy-rebuilt"], ["rebuilt without its hop-by-hop fields", "/proxy-hop-dropped"]]) test(`a fetch() Response ${what} (a proxy) of an endless octet-stream is sent as it comes, not held whole`, async () => {
-  const before = cancelled;
-  const c = rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-  for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);
-  const text = c.data();
-  expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
-  expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
-  expect(text.match(/transfer-encoding/gi)?.length, "one Transfer-Encoding field").toBe(1);
-  expect(text, "type").toMatch(/content-type: application\/octet-stream\r\n/i);
-  c.socket.destroy();
-  for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
-  expect(cancelled - before, "cancel() calls on the upstream's producer after the client left").toBe(1);
-});
-
+// type: the Content-Type the answer must carry, or null for none (the upstream sent none).
 for (const [what, path, type] of [
+  ["returned as it is", "/proxy", "application/octet-stream"],
+  ["rebuilt with its body and headers", "/proxy-rebuilt", "application/octet-stream"],
+  ["rebuilt without its hop-by-hop fields", "/proxy-hop-dropped", "application/octet-stream"],
   ["of an untyped upstream, returned as it is", "/proxy-untyped", null],
   ["rebuilt from its body alone", "/proxy-bare", null],
   ["of an untyped upstream, rebuilt from its body alone", "/proxy-bare-untyped", null],
@@ -229,8 +219,9 @@ for (const [what, path, type] of [
   const text = c.data();
   expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
   expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
+  expect(text.match(/transfer-encoding/gi)?.length, "one Transfer-Encoding field").toBe(1);
   expect(/content-length/i.test(text), "a Content-Length on an endless stream").toBe(false);
-  if (type) expect(text, "type").toContain(`content-type: ${type}\r\n`);
+  if (type) expect(text.toLowerCase(), "type").toContain(`content-type: ${type}\r\n`);
   else expect(/content-type/i.test(text), "a type the upstream did not send").toBe(false);
   c.socket.destroy();
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
