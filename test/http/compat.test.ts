@@ -1099,3 +1099,60 @@ console.log("up " + s.port);
     expect(thrownBy({ maxRequestBodySize: null, idleTimeout: null })).toBeNull();
   });
 });
+
+// Bun.serve names a file of a type a browser would save (Content-Disposition: filename="..."), not
+// one it shows; a handler's own field or type decides where it set one. Twice each: the second is
+// answered from our open-file cache's pre-built head.
+describe("Bun.file responses: Content-Disposition as Bun.serve gives it", () => {
+  let dir = "";
+  const p = pair({
+    fetch: (req: Request) => {
+      const u = new URL(req.url);
+      const file = Bun.file(join(dir, decodeURIComponent(u.pathname.slice(1))));
+      const type = u.searchParams.get("type");
+      if (type !== null) return new Response(file, { headers: { "content-type": type } });
+      if (u.searchParams.has("own")) return new Response(file, { headers: { "content-disposition": "inline" } });
+      if (u.searchParams.has("more")) return new Response(file, { headers: { "x-more": "1" } });
+      return new Response(file);
+    },
+  });
+  const names = ["a.zip", "a.pdf", "a.bin", "noext", "a.xml", "a.png", "a.txt", "a.json", "a.js", "a.wasm", "a.mp4", "with space.gz"];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "bun-uring-disposition-"));
+    for (const n of names) writeFileSync(join(dir, n), "file body");
+    p.start();
+  });
+  afterAll(async () => {
+    await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const queries = ["", "?more", "?own", "?type=text/plain", "?type=application/octet-stream", "?type=application/json"];
+  for (const n of names) {
+    test(`${n}: the type and the Content-Disposition of Bun.serve's answer, with every query`, async () => {
+      for (const q of queries) {
+        for (let i = 0; i < 2; i++) {
+          const got = await p.req(`/${encodeURIComponent(n)}${q}`);
+          const pick = (s: Snap) => ({ status: s.status, type: header(s, "content-type"), disposition: header(s, "content-disposition"), body: s.body });
+          expect(pick(got.uring), `${n}${q} (${i === 0 ? "first" : "cached"})`).toEqual(pick(got.bun));
+        }
+      }
+    });
+  }
+  test("a name a quoted string cannot hold goes as filename* (RFC 6266), never raw in the head", async () => {
+    writeFileSync(join(dir, 'q"uote\\.zip'), "x");
+    writeFileSync(join(dir, "über.zip"), "x");
+    const quoted = await fetch(`http://127.0.0.1:${p.servers.uring.port}/${encodeURIComponent('q"uote\\.zip')}`);
+    expect(quoted.headers.get("content-disposition")).toBe(`filename="q_uote_.zip"; filename*=UTF-8''q%22uote%5C.zip`);
+    const utf8 = await fetch(`http://127.0.0.1:${p.servers.uring.port}/${encodeURIComponent("über.zip")}`);
+    expect(utf8.headers.get("content-disposition")).toBe(`filename="_ber.zip"; filename*=UTF-8''%C3%BCber.zip`);
+  });
+  test("HEAD and a range of a named file carry the name too (Bun.serve's HEAD leaves it out)", async () => {
+    const base = `http://127.0.0.1:${p.servers.uring.port}/a.zip`;
+    const head = await fetch(base, { method: "HEAD" });
+    expect(head.headers.get("content-disposition")).toBe('filename="a.zip"');
+    const part = await fetch(base, { headers: { range: "bytes=0-3" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-disposition")).toBe('filename="a.zip"');
+    expect(await part.text()).toBe("file");
+  });
+});

@@ -23,6 +23,7 @@ import {
 } from "../../../ffi/constants.ts";
 import { ECANCELED, EINTR, EIO } from "../../../ffi/errno.ts";
 import { httpDate } from "../date.ts";
+import { dispositionField, namesFile } from "./disposition.ts";
 import {
   BLOCKS_PER_SLAB, type Block, BlockPool, DEFAULT_MAX_BLOCKS, METAS_PER_SLAB, META_HOW, META_PATH, META_STATX, type Meta, MetaPool, READ_BLOCK,
 } from "./pools.ts";
@@ -341,9 +342,16 @@ export class FileEntry implements Completer {
     if (date !== this.#headDate || type !== this.#headType) {
       this.#headDate = date;
       this.#headType = type;
-      this.#head = `HTTP/1.1 200 OK\r\n${type === "" ? "" : `content-type: ${type}\r\n`}Date: ${date}\r\nContent-Length: ${this.size}\r\n${this.validators}\r\n`;
+      const named = namesFile(type) ? this.disposition : "";
+      this.#head = `HTTP/1.1 200 OK\r\n${type === "" ? "" : `content-type: ${type}\r\n`}${named}Date: ${date}\r\nContent-Length: ${this.size}\r\n${this.validators}\r\n`;
     }
     return this.#head;
+  }
+
+  #disposition: string | null = null;
+  /** The Content-Disposition line naming this file (files/disposition.ts), made once. */
+  get disposition(): string {
+    return (this.#disposition ??= dispositionField(this.path));
   }
 
   /** Mark the cached stat as not to be trusted: the next response re-validates it first. */
