@@ -1160,3 +1160,27 @@ describe("Bun.file responses: Content-Disposition as Bun.serve gives it", () => 
     expect(await part.text()).toBe("file");
   });
 });
+
+// A static route's ETag: for a body with bytes, whatever the status; none for an empty one (a
+// redirect, a bare 200), as Bun.serve gives it. The values differ (each server's own hash).
+describe("static routes: an ETag where Bun.serve gives one", () => {
+  const routes: Record<string, Response> = {
+    "/ok": new Response("body"),
+    "/created": new Response("made", { status: 201 }),
+    "/missing": new Response("not here", { status: 404 }),
+    "/moved": new Response(null, { status: 301, headers: { location: "/ok" } }),
+    "/temp": Response.redirect("/ok", 307),
+    "/empty": new Response(""),
+    "/null": new Response(null),
+  };
+  const p = pair({ routes, fetch: () => new Response("fetch") });
+  beforeAll(() => p.start());
+  afterAll(() => p.stop());
+  for (const path of Object.keys(routes)) {
+    test(`${path}: status, an ETag or none, and the body, as Bun.serve`, async () => {
+      const got = await p.req(path);
+      const pick = (s: Snap) => ({ status: s.status, etag: header(s, "etag") !== null, location: header(s, "location"), body: s.body });
+      expect(pick(got.uring)).toEqual(pick(got.bun));
+    });
+  }
+});

@@ -52,7 +52,8 @@ function staticFrom(value: Response | Blob): StaticRoute {
     const p = blob.bytes();
     body = Bun.peek.status(p) === "fulfilled" ? (Bun.peek(p) as Uint8Array) : null;
   }
-  const etag = body ? `"${Bun.hash(body).toString(16)}"` : "";
+  // None for an empty body (a redirect, a bare 200), as Bun.serve: nothing to validate.
+  const etag = body !== null && body.length > 0 ? `"${Bun.hash(body).toString(16)}"` : "";
   const headers = new Headers(value.headers);
   for (const [name, v] of headers) fieldValue(name, v); // at serve(), not as a 500 on every request
   // A typed body has its type in the headers; blob.type is text/plain for any untyped one.
