@@ -44,6 +44,24 @@ const upstream = Bun.serve({
 });
 afterAll(() => upstream.stop(true));
 
+// An upstream that sends its head at once and its body later, a chunk every 20 ms: a fetch() of it
+// resolves with nothing of the body buffered. Its open sockets are counted (the proxy must let go).
+let slowOpen = 0;
+const slowUpstream = net.createServer((s) => {
+  slowOpen++;
+  s.on("close", () => slowOpen--);
+  s.once("data", () => {
+    s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let i = 0;
+    const timer = setInterval(() => s.write(`7\r\ntick ${i++}\n\r\n`), 20);
+    s.on("close", () => clearInterval(timer));
+  });
+  s.on("error", () => {});
+});
+await new Promise<void>((resolve) => slowUpstream.listen(0, "127.0.0.1", resolve));
+const slowUrl = `http://127.0.0.1:${(slowUpstream.address() as net.AddressInfo).port}/`;
+afterAll(() => slowUpstream.close());
+
 const server = serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -107,6 +125,7 @@ const server = serve({
     if (path === "/proxy-untyped") return fetch(`${upstream.url}endless-untyped`, { signal: req.signal });
     if (path === "/proxy-bare") return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) => new Response(up.body));
     if (path === "/proxy-bare-untyped") return fetch(`${upstream.url}endless-untyped`, { signal: req.signal }).then((up) => new Response(up.body));
+    if (path === "/proxy-bare-slow") return fetch(slowUrl, { signal: req.signal }).then((up) => new Response(up.body));
     if (path === "/proxy-own-head") {
       return fetch(`${upstream.url}endless`, { signal: req.signal }).then((up) =>
         new Response(up.body, { headers: { "content-type": "application/octet-stream", "cache-control": "no-store" } }));
@@ -241,6 +260,18 @@ for (const [path, type, body] of [
   expect(head).toContain(`content-type: ${type}`);
   expect(head).not.toContain("transfer-encoding");
   expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
+});
+
+test("a proxy's `new Response(up.body)` of an upstream that has sent no body byte yet streams (not taken for a Blob)", async () => {
+  const c = rawRequest("GET /proxy-bare-slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (let i = 0; i < 100 && !c.data().includes("tick 1\n"); i++) await Bun.sleep(10);
+  const text = c.data();
+  expect(text, "got no head and first chunks of an endless stream within 1 s").toContain("tick 1\n");
+  expect(text, "framing").toMatch(/transfer-encoding: chunked\r\n/i);
+  expect(/content-type/i.test(text), "a type the upstream did not send").toBe(false);
+  c.socket.destroy();
+  for (let i = 0; i < 100 && slowOpen > 0; i++) await Bun.sleep(10);
+  expect(slowOpen, "upstream connections left open after the client left").toBe(0);
 });
 
 test("a proxied small body (its upstream declared 10 bytes) goes out whole with its Content-Length, as Bun.serve's", async () => {

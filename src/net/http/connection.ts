@@ -13,7 +13,7 @@ import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
   serializeHead, extractBody, bodyForbidden, declaredContentLength, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
-  headerFields, withSetCookies, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions,
+  headerFields, withSetCookies, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions, type ReadResult, type ReadyChunks,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
 import { isStatic, type StaticRoute } from "./routes.ts";
@@ -791,11 +791,20 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     }
     const reader = body.getReader() as unknown as ChunkReader;
     // Untyped and not known to be a stream: it may be a Blob after all (an untyped Blob reports no bytes either).
+    let waiting: Promise<ReadResult> | null = null;
     if (mayBeBlob) {
       const blob = blobBehind(res);
-      if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob);
+      if (blob === "unread") {
+        // A Blob, or a fetch() body with nothing buffered yet (a proxy's `new Response(up.body)`):
+        // both say "already used" to blob(). A Blob's first read settles at once, a network body's
+        // waits for the network: that one streams.
+        const first = reader.read();
+        if (Bun.peek.status(first) !== "pending") return this.#writeUntypedBlob(slot, res, fields, reader, blob, first);
+        waiting = first;
+      } else if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob, null);
     }
     if (slot.isHead) {
+      waiting?.catch(() => {});
       reader.cancel().catch(() => {});
       // The length is not known without producing the body, unless the handler declared it (a
       // proxied upstream's HEAD answer): sent as Bun.serve sends it.
@@ -803,9 +812,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       head(declared < 0 ? -2 : declared);
       return true;
     }
-    let ready;
+    let ready: ReadyChunks;
     try {
-      ready = readyChunks(reader);
+      ready = waiting !== null ? { chunks: [], bytes: 0, done: false, next: waiting } : readyChunks(reader);
     } catch (err) {
       reader.releaseLock();
       throw err; // nothing is out yet: the caller answers 500
@@ -835,7 +844,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
    * An untyped Blob body (or an empty one): sent whole with a length and, when it has bytes, Bun's
    * default type. `blob` is the Blob when Bun gave it, "unread" when only the reader has the bytes.
    */
-  #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread"): boolean {
+  #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread", first: Promise<ReadResult> | null): boolean {
     const conn = this.conn;
     const send = (bytes: Uint8Array) =>
       this.#writeWhole(slot, res.status, res.statusText, fields, bytes.length > 0 ? untypedBodyType(bytes) : "", bytes, slot.keepAlive);
@@ -845,7 +854,7 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       return true;
     }
     this.flags |= WRITING;
-    const whole = blob === "unread" ? collectChunks(reader) : (reader.releaseLock(), blob.bytes());
+    const whole = blob === "unread" ? collectChunks(reader, first) : (reader.releaseLock(), blob.bytes());
     whole.then(
       (bytes) => {
         if (conn.open) send(bytes);

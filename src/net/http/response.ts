@@ -461,7 +461,7 @@ export interface ChunkReader {
   cancel(reason?: unknown): Promise<void>;
   releaseLock(): void;
 }
-type ReadResult = { done: boolean; value?: unknown };
+export type ReadResult = { done: boolean; value?: unknown };
 
 /** Stream `stream` to `conn`, chunked or as raw bytes (up to `maxBytes`), waiting for drain when queued bytes pile up. */
 export function pipeStream(
@@ -525,11 +525,12 @@ export async function pipeReader(
 }
 
 /** All that `reader` produces, as one buffer. */
-export async function collectChunks(reader: ChunkReader): Promise<Uint8Array> {
+export async function collectChunks(reader: ChunkReader, first: Promise<ReadResult> | null = null): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   try {
     for (;;) {
-      const r = await reader.read();
+      const r = await (first ?? reader.read());
+      first = null;
       if (r.done) break;
       const p = chunkPiece(r.value);
       chunks.push(typeof p === "string" ? Buffer.from(p) : p);
