@@ -75,6 +75,22 @@ export interface ServeOptions {
 // Options Bun.serve has that this server does not implement: refused by name, never ignored.
 const UNSUPPORTED = ["tls", "key", "cert", "ca", "passphrase", "websocket", "unix", "http2", "h2", "http3", "h3", "lowMemoryMode"] as const;
 
+/**
+ * Whether Bun.serve would act on `value` for option `name`. null, undefined and false leave any
+ * option unset (`tls: cond ? {...} : null`); so do an empty unix path and a tls object (or array of
+ * them) with no key or cert, which Bun.serve serves as plain HTTP (`tls: { key: env.KEY, cert:
+ * env.CERT }` in development).
+ */
+function optionSet(name: string, value: unknown): boolean {
+  if (value == null || value === false) return false;
+  if (name === "unix") return value !== "";
+  if (name === "tls") {
+    const all = Array.isArray(value) ? value : [value];
+    return all.some((t) => t === null || typeof t !== "object" || (t as { key?: unknown }).key != null || (t as { cert?: unknown }).cert != null);
+  }
+  return true;
+}
+
 function unsupported(name: string): Error {
   return Object.assign(new Error(`serve(): the "${name}" option is not supported by bun-uring (use Bun.serve for it)`), { code: "ERR_NOT_SUPPORTED" });
 }
@@ -254,8 +270,7 @@ export function serve(options: ServeOptions): Server {
     throw Object.assign(new TypeError("serve() needs an options object"), { code: "ERR_INVALID_ARG_TYPE" });
   }
   const o = options as Record<string, unknown>;
-  // null, undefined and false leave an option unset, as Bun.serve reads them (`tls: cond ? {...} : null`).
-  for (const name of UNSUPPORTED) if (o[name] != null && o[name] !== false) throw unsupported(name);
+  for (const name of UNSUPPORTED) if (optionSet(name, o[name])) throw unsupported(name);
   const routes = options.routes ?? options.static;
   if (typeof options.fetch !== "function" && !routes) {
     throw Object.assign(new TypeError("serve() needs a fetch handler or routes"), { code: "ERR_INVALID_ARG_TYPE" });

@@ -1081,6 +1081,19 @@ console.log("up " + s.port);
     expect(err, `got ${err?.code} ${err?.message}`).toBeNull();
   });
 
+  // Before: a tls object without key or cert, or an empty unix path, threw ERR_NOT_SUPPORTED where
+  // Bun.serve serves plain HTTP (`tls: { key: env.KEY, cert: env.CERT }` in development).
+  test("a tls object with no key or cert, and an empty unix path, leave the option unset, as Bun.serve reads them", async () => {
+    for (const extra of [{ tls: {} }, { tls: { key: undefined, cert: undefined } }, { tls: [{}] }, { unix: "" }]) {
+      const err = thrownBy(extra);
+      expect(err, `${JSON.stringify(extra)}: got ${err?.code} ${err?.message}`).toBeNull();
+      const b = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("x"), ...extra } as Parameters<typeof Bun.serve>[0]);
+      expect(b.url.protocol, "Bun.serve serves it as plain HTTP").toBe("http:");
+      await b.stop(true);
+    }
+    for (const extra of [{ tls: { key: "k" } }, { tls: [{}, { cert: "c" }] }]) expect(thrownBy(extra)?.code, JSON.stringify(extra)).toBe("ERR_NOT_SUPPORTED");
+  });
+
   // Before: NaN and strings passed every comparison (no body limit, deadlines of NaN ms); -1 made every body a 413.
   test("a numeric option out of range or not a number throws ERR_INVALID_ARG_VALUE, naming it", () => {
     const bad: [string, Record<string, unknown>][] = [
