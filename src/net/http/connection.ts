@@ -842,7 +842,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
 
   /**
    * An untyped Blob body (or an empty one): sent whole with a length and, when it has bytes, Bun's
-   * default type. `blob` is the Blob when Bun gave it, "unread" when only the reader has the bytes.
+   * default type. `blob` is the Blob when Bun gave it, "unread" when only the reader has the bytes
+   * (`first`: the read #writeStream made of them already, or null).
    */
   #writeUntypedBlob(slot: Slot, res: Response, fields: HeaderFields | null, reader: ChunkReader, blob: Blob | "unread", first: Promise<ReadResult> | null): boolean {
     const conn = this.conn;
