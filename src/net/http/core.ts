@@ -7,7 +7,7 @@ import { Router, isStatic, type RouteValue } from "./routes.ts";
 import { DEFAULT_LIMITS, RequestHead, type ParserLimits } from "./parser.ts";
 import { serializeHead, pipeStream } from "./response.ts";
 import { sendFileUring } from "./files.ts";
-import { dispositionField, namesFile } from "./files/disposition.ts";
+import { dispositionField, namesFileIn } from "./files/disposition.ts";
 
 export interface FileResponseOptions {
   status: number;
@@ -208,9 +208,7 @@ export async function sendFileByStream(hc: HttpConnection, file: Blob, _req: Uri
   if (!conn.open) return false;
   let head = serializeHead({ status: o.status, statusText: o.statusText, headers: o.headers, defaultType: o.type, length: size, keepAlive: o.keepAlive, versionMinor: o.versionMinor });
   // The file's name where Bun.serve gives it, as the io_uring path does (files/disposition.ts).
-  if (typeof f.name === "string" && (o.status === 200 || o.status === 206) && !o.headers.has("content-disposition") && namesFile(o.headers.get("content-type") ?? o.type)) {
-    head = head.slice(0, -2) + dispositionField(f.name) + "\r\n";
-  }
+  if (typeof f.name === "string" && namesFileIn(o.status, o.headers, o.type)) head = head.slice(0, -2) + dispositionField(f.name) + "\r\n";
   conn.writeLatin1(head);
   if (o.isHead || size === 0) return true;
   return pipeStream(conn, f.stream(), false, hc.waitDrain, size);

@@ -16,6 +16,15 @@ export function namesFile(type: string): boolean {
   return true;
 }
 
+/**
+ * Whether a file response of `status` with the handler's `headers` names the file: it has the
+ * file's bytes (200) or a part of them (206), the handler set no Content-Disposition of its own, and
+ * its type (the handler's, else `type`) is one a browser saves.
+ */
+export function namesFileIn(status: number, headers: Headers, type: string): boolean {
+  return (status === 200 || status === 206) && !headers.has("content-disposition") && namesFile(headers.get("content-type") ?? type);
+}
+
 // Printable ASCII but `"` and `\`: what a quoted-string holds as it is.
 const PLAIN_NAME = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
 

@@ -27,7 +27,7 @@ import type { FileResponseOptions } from "../core.ts";
 import { serializeHead } from "../response.ts";
 import { type Block, MAX_BLOCKS_PER_TRANSFER, READ_BLOCK } from "./pools.ts";
 import { type Pipe, SPLICE_MIN } from "./pipes.ts";
-import { namesFile } from "./disposition.ts";
+import { namesFileIn } from "./disposition.ts";
 import { ACCEPT_RANGES, FILE_OP_TIMEOUT_MS, type FileEntry, type FileServer, type OpenTarget, PATH_MAX, READY } from "./cache.ts";
 import type { StaticTarget } from "../files.ts";
 import { TEXT, headerValues, mimeType, noneMatch, parseRange, requestHeaders, statusOfErrno } from "./http.ts";
@@ -567,10 +567,8 @@ export class FileTransfer implements Completer {
       status, statusText: status === o.status ? o.statusText : "", headers,
       defaultType: length === -2 ? "" : this.#type, length, keepAlive: o.keepAlive, versionMinor: o.versionMinor,
     });
-    // The file's name where Bun.serve gives it (files/disposition.ts): with the file's bytes, or a part of them.
-    if (e !== null && (status === 200 || status === 206) && !headers.has("content-disposition") && namesFile(headers.get("content-type") ?? this.#type)) {
-      extra += e.disposition;
-    }
+    // The file's name where Bun.serve gives it (files/disposition.ts).
+    if (e !== null && namesFileIn(status, headers, this.#type)) extra += e.disposition;
     if (extra !== "") head = head.slice(0, -2) + extra + "\r\n";
     this.#headWritten = true;
     this.#sentStatus = status;
