@@ -79,6 +79,11 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** A thread's on-CPU time so far, in ns: the first field of its schedstat (exact, not sampled). */
+function onCpuNs(pid: number, tid: string): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ", 1)[0]);
+}
+
 /**
  * On-CPU seconds so far of the tree's JIT compiler threads (JavaScriptCore names them "JITWorker"):
  * how much compiling a JS server still does. Node's V8 compiles on threads it shares with its GC.
@@ -89,7 +94,7 @@ export function compilerCpuSeconds(pid: number): number {
     try {
       for (const t of readdirSync(`/proc/${p}/task`)) {
         if (readFileSync(`/proc/${p}/task/${t}/comm`, "utf8").trim() !== "JITWorker") continue;
-        ns += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, "utf8").split(" ", 1)[0]) || 0;
+        ns += onCpuNs(p, t) || 0;
       }
     } catch {} // exited meanwhile
   }
@@ -125,7 +130,7 @@ export function treeCpu(pid: number): TreeCpu {
     sys += st?.sysTicks ?? 0;
     try {
       for (const t of readdirSync(`/proc/${p}/task`)) {
-        const ns = Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, "utf8").split(" ", 1)[0]);
+        const ns = onCpuNs(p, t);
         if (Number.isFinite(ns)) threads.set(Number(t), ns);
       }
     } catch {} // exited meanwhile, or no schedstat
