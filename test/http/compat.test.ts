@@ -46,7 +46,8 @@
 //   a proxied body whose upstream declared at most 64 KiB (and no content coding) goes out whole with
 //   its Content-Length on both; past that, Bun may still have it whole, we stream it chunked.
 // - HEAD of a streamed body: both send the handler's declared Content-Length; without one Bun sends
-//   Transfer-Encoding: chunked, we send no length (RFC 9110 §9.3.2 lets either omit it); with an
+//   Transfer-Encoding: chunked, we send GET's Content-Length when the body ends with what it has
+//   ready (an empty stream: 0), else no length (RFC 9110 §9.3.2 lets either omit it); with an
 //   invalid one Bun sends Content-Length: 0, we send none.
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { connect } from "node:net";

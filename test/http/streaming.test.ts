@@ -161,6 +161,10 @@ const server = serve({
       }));
     }
     if (path === "/untyped-blob") return new Response(new Blob(["blob bytes"]));
+    if (path === "/empty-blob") return new Response(new Blob([]));
+    if (path === "/typed-empty-blob") return new Response(new Blob([], { type: "text/x-empty" }));
+    if (path === "/typed-blob") return new Response(new Blob(["typed blob"], { type: "text/x-typed" }));
+    if (path === "/empty-stream") return new Response(new ReadableStream({ start(c) { c.close(); } }));
     if (path === "/strings-at-once" || path === "/strings-pulled") {
       // String chunks are written as UTF-8 straight into the send queue: lengths count bytes. Some
       // need a size line a digit longer than their length in UTF-16 units (15 -> 0x1e, 255 -> 0x1fe
@@ -365,6 +369,19 @@ test("HEAD of a streamed body: the head alone, and the producer is cancelled", a
   expect(text.endsWith("all at once"), "the pipelined GET after the HEAD").toBe(true);
   for (let i = 0; i < 100 && cancelled === before; i++) await Bun.sleep(10);
   expect(cancelled - before, "the HEAD's stream cancelled").toBe(1);
+});
+
+test("HEAD of a body that ends at once (a Blob, empty or typed; a stream) has GET's Content-Length", async () => {
+  const lengthOf = (text: string) => /\r\ncontent-length: *(\d+)\r\n/i.exec(text.slice(0, text.indexOf("\r\n\r\n") + 2))?.[1] ?? null;
+  for (const [path, want] of [["/empty-blob", "0"], ["/typed-empty-blob", "0"], ["/typed-blob", "10"], ["/empty-stream", "0"], ["/at-once", "11"], ["/untyped-blob", "10"]] as const) {
+    const g = rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const h = rawRequest(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET /at-once HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    await Promise.all([g.closed, h.closed]);
+    expect(lengthOf(g.data()), `GET ${path}`).toBe(want);
+    expect(lengthOf(h.data()), `HEAD ${path}: ${JSON.stringify(h.data())}`).toBe(want);
+    expect(h.data().toLowerCase(), path).not.toContain("transfer-encoding");
+    expect(h.data().endsWith("\r\n\r\nall at once"), `${path}: no body after the HEAD's head, then the pipelined GET`).toBe(true);
+  }
 });
 
 test("HEAD of a streamed body: the handler's declared Content-Length is sent (a proxy's HEAD), an invalid one is not", async () => {

@@ -804,12 +804,24 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       } else if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob, null);
     }
     if (slot.isHead) {
+      // GET's head (RFC 9110 §9.3.2): the length the handler declared (a proxied upstream's HEAD
+      // answer), or that of a body that ends with what it has ready (an empty or typed Blob), else
+      // none. What was read is dropped.
+      let length = declaredContentLength(fields);
+      if (length < 0 && waiting === null) {
+        let ready: ReadyChunks;
+        try {
+          ready = readyChunks(reader);
+        } catch (err) {
+          reader.releaseLock();
+          throw err; // as for GET: the caller answers 500
+        }
+        if (ready.done) length = ready.bytes;
+        else ready.next?.catch(() => {});
+      }
       waiting?.catch(() => {});
       reader.cancel().catch(() => {});
-      // The length is not known without producing the body, unless the handler declared it (a
-      // proxied upstream's HEAD answer): sent as Bun.serve sends it.
-      const declared = declaredContentLength(fields);
-      head(declared < 0 ? -2 : declared);
+      head(length < 0 ? -2 : length);
       return true;
     }
     let ready: ReadyChunks;
