@@ -19,7 +19,6 @@
 // With DEFER_TASKRUN the eventfd fires when completion work is queued and the CQ stays empty until
 // we enter with GETEVENTS, which every tick does (Ring.enter).
 import { readdirSync, readlinkSync } from "node:fs";
-import { isMainThread } from "node:worker_threads";
 import { libc } from "../ffi/libc.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK, POLLIN, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE } from "../ffi/constants.ts";
 import { EINVAL } from "../ffi/errno.ts";
@@ -54,7 +53,7 @@ const INTERNAL_EPOLL_CANCEL = 2;
 
 /** Bun's main-thread epoll fd: the first anon_inode:[eventpoll] in this process (fd 4 at start-up). */
 function findBunEpollFd(): number {
-  if (!isMainThread) return -1; // each Worker has its own; we cannot tell which is ours
+  if (!Bun.isMainThread) return -1; // each Worker has its own; we cannot tell which is ours
   try {
     const fds = readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
     for (const fd of fds) {
