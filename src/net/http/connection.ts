@@ -803,33 +803,22 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
         waiting = first;
       } else if (blob !== null) return this.#writeUntypedBlob(slot, res, fields, reader, blob, null);
     }
-    if (slot.isHead) {
-      // GET's head (RFC 9110 §9.3.2): the length the handler declared (a proxied upstream's HEAD
-      // answer), or that of a body that ends with what it has ready (an empty or typed Blob), else
-      // none. What was read is dropped.
-      let length = declaredContentLength(fields);
-      if (length < 0 && waiting === null) {
-        let ready: ReadyChunks;
-        try {
-          ready = readyChunks(reader);
-        } catch (err) {
-          reader.releaseLock();
-          throw err; // as for GET: the caller answers 500
-        }
-        if (ready.done) length = ready.bytes;
-        else ready.next?.catch(() => {});
-      }
-      waiting?.catch(() => {});
-      reader.cancel().catch(() => {});
-      head(length < 0 ? -2 : length);
-      return true;
-    }
+    // HEAD gets GET's head (RFC 9110 §9.3.2): the length the handler declared (a proxied upstream's
+    // HEAD answer), or that of a body that ends with what it has ready (an empty or typed Blob), else none.
+    const declared = slot.isHead ? declaredContentLength(fields) : -1;
     let ready: ReadyChunks;
     try {
-      ready = waiting !== null ? { chunks: [], bytes: 0, done: false, next: waiting } : readyChunks(reader);
+      ready = waiting !== null || declared >= 0 ? { chunks: [], bytes: 0, done: false, next: waiting } : readyChunks(reader);
     } catch (err) {
       reader.releaseLock();
       throw err; // nothing is out yet: the caller answers 500
+    }
+    if (slot.isHead) {
+      // What was read is dropped.
+      ready.next?.catch(() => {});
+      reader.cancel().catch(() => {});
+      head(declared >= 0 ? declared : ready.done ? ready.bytes : -2);
+      return true;
     }
     if (ready.done) {
       reader.releaseLock();
