@@ -31,6 +31,7 @@ export const libc = dlopen("libc.so.6", {
   read: { args: [i32, ptr, usize], returns: i64 },
   write: { args: [i32, ptr, usize], returns: i64 },
   open: { args: [ptr, i32, u32], returns: i32 },
+  readlink: { args: [ptr, ptr, usize], returns: i64 },
   __errno_location: { args: [], returns: ptr },
   getrlimit: { args: [i32, ptr], returns: i32 },
   sysconf: { args: [i32], returns: i64 },

@@ -16,12 +16,18 @@
 // The handler returns `new Response(Bun.file(path))` at once; whether it exists, is a directory
 // (redirect to "dir/", then index.html, then a listing if `listing: true`, else 404) is found by the
 // file layer (http/files.ts) asynchronously, as part of the open.
-import { openSync, closeSync, realpathSync, statSync, readdirSync, constants as fsc } from "node:fs";
-import { readdir } from "node:fs/promises";
-import { resolve as resolvePath, join } from "node:path";
+import type * as Fs from "node:fs";
+import type * as Path from "node:path";
 import { UringRequest } from "./http/request.ts";
 import { staticTargets, type StaticTarget } from "./http/files.ts";
 import { RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from "../ffi/constants.ts";
+
+// node:fs and node:path load with the first static root, not with bun-uring: node:fs alone is ~7 MB
+// of RSS and ~580 functions in the heap (each young collection's roots), paid at start-up by every
+// server that never serves a directory.
+let fsModule: typeof Fs | null = null, pathModule: typeof Path | null = null;
+const nodeFs = (): typeof Fs => (fsModule ??= import.meta.require("node:fs") as typeof Fs);
+const nodePath = (): typeof Path => (pathModule ??= import.meta.require("node:path") as typeof Path);
 
 export interface ServeStaticOptions {
   /** File served for a directory ("dir/"); false for none. Default "index.html". */
@@ -86,10 +92,10 @@ export function relativePath(path: string, dotfiles = false): string | null {
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 async function renderListing(rootPath: string, dotfiles: boolean, t: StaticTarget, rel: string): Promise<string | null> {
-  const dir = rel === "." ? rootPath : join(rootPath, rel);
+  const dir = rel === "." ? rootPath : nodePath().join(rootPath, rel);
   let ents;
   try {
-    ents = await readdir(dir, { withFileTypes: true });
+    ents = await nodeFs().promises.readdir(dir, { withFileTypes: true });
   } catch {
     return null;
   }
@@ -114,15 +120,16 @@ function listingHtml(urlPath: string, ents: { name: string; dir: boolean }[]): s
 
 /** Serve the files under `root` (confined to it). Create it once: it opens the root directory. */
 export function serveStatic(root: string, options: ServeStaticOptions = {}): StaticHandler {
-  const rootPath = resolvePath(root);
+  const rootPath = nodePath().resolve(root);
   let realRoot: string;
   try {
-    realRoot = realpathSync(rootPath);
+    realRoot = nodeFs().realpathSync(rootPath);
   } catch (e) {
     throw Object.assign(new Error(`serveStatic: root "${root}" does not exist`), { code: "ENOENT", cause: e });
   }
-  if (!statSync(realRoot).isDirectory()) throw Object.assign(new Error(`serveStatic: root "${root}" is not a directory`), { code: "ENOTDIR" });
-  let rootFd = openSync(realRoot, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  if (!nodeFs().statSync(realRoot).isDirectory()) throw Object.assign(new Error(`serveStatic: root "${root}" is not a directory`), { code: "ENOTDIR" });
+  const { O_RDONLY, O_DIRECTORY } = nodeFs().constants;
+  let rootFd = nodeFs().openSync(realRoot, O_RDONLY | O_DIRECTORY);
   const rootId = ++rootIds;
   const index = options.index === false ? [] : [options.index ?? "index.html"];
   const listing = options.listing === true;
@@ -182,7 +189,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
     const st: StaticTarget = {
       rootFd, rootId, rootPath: realRoot, rel, fileName: abs, urlPath, query, index, listing,
       resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, renderListing: listFn,
-      checkSync: (r: string) => confinedSync(r === "." ? realRoot : join(realRoot, r), realRoot),
+      checkSync: (r: string) => confinedSync(r === "." ? realRoot : nodePath().join(realRoot, r), realRoot),
       onResponse: onResponse ? (status, bytes) => onResponse(req, status, bytes) : null,
     };
     staticTargets.set(req, st);
@@ -190,7 +197,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
   }) as StaticHandler;
   Object.defineProperty(handler, "root", { value: realRoot });
   handler.close = () => {
-    if (rootFd >= 0) closeSync(rootFd);
+    if (rootFd >= 0) nodeFs().closeSync(rootFd);
     rootFd = -1;
   };
   return handler;
@@ -199,7 +206,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
 /** realpath(abs) is root or beneath it (symlinks followed); false when missing or outside. */
 function confinedSync(abs: string, realRoot: string): boolean {
   try {
-    const real = realpathSync(abs);
+    const real = nodeFs().realpathSync(abs);
     return real === realRoot || real.startsWith(realRoot + "/");
   } catch {
     return false;
@@ -211,7 +218,7 @@ function foreign(abs: string, urlPath: string, query: string, headers: Headers |
   if (!confinedSync(abs, realRoot)) return notFound();
   let st;
   try {
-    st = statSync(abs);
+    st = nodeFs().statSync(abs);
   } catch {
     return notFound();
   }
@@ -219,12 +226,12 @@ function foreign(abs: string, urlPath: string, query: string, headers: Headers |
     if (!urlPath.endsWith("/")) return new Response(null, { status: 301, headers: { location: `${urlPath}/${query}` } });
     for (const name of index) {
       const p = `${abs.endsWith("/") ? abs : abs + "/"}${name}`;
-      if (confinedSync(p, realRoot) && statSync(p, { throwIfNoEntry: false })?.isFile()) {
+      if (confinedSync(p, realRoot) && nodeFs().statSync(p, { throwIfNoEntry: false })?.isFile()) {
         return headers ? new Response(Bun.file(p), { headers }) : new Response(Bun.file(p));
       }
     }
     if (!listing) return notFound();
-    const ents = readdirSync(abs, { withFileTypes: true }).filter((e) => dotfiles || !e.name.startsWith("."));
+    const ents = nodeFs().readdirSync(abs, { withFileTypes: true }).filter((e) => dotfiles || !e.name.startsWith("."));
     return new Response(listingHtml(urlPath, ents.map((e) => ({ name: e.name, dir: e.isDirectory() }))), { headers: { "content-type": "text/html;charset=utf-8" } });
   }
   if (!st.isFile() || abs.endsWith("/")) return notFound();

@@ -1,6 +1,5 @@
 // What server.stats() reports, for an operator (and the leak tests). One shape per backend,
 // told apart by `backend`.
-import { readdirSync } from "node:fs";
 import type { ServerStats } from "./http/core.ts";
 import type { FallbackServerStats } from "./fallback.ts";
 
@@ -37,9 +36,14 @@ export type ServeStats = UringServerStats | FallbackServerStats;
 
 /** File descriptors open in this process, counted in /proc/self/fd (minus the one reading it). */
 export function openFdCount(): number {
+  // Bun.Glob lists a directory without node:fs (~7 MB of RSS for the module alone).
+  let n = 0;
   try {
-    return readdirSync("/proc/self/fd").length - 1;
+    for (const _ of fdGlob.scanSync(FD_SCAN)) n++;
   } catch {
     return -1;
   }
+  return n - 1;
 }
+const fdGlob = new Bun.Glob("*");
+const FD_SCAN = { cwd: "/proc/self/fd", onlyFiles: false, followSymlinks: false, dot: true } as const;

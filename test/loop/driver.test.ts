@@ -3,11 +3,11 @@
 // Workers — and an idle reactor must cost next to nothing and keep the process alive only when
 // referenced. These tests use defaultReactor() and plain `await`: the driver, not runUntil, runs it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync, existsSync } from "node:fs";
+import { writeFileSync, existsSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { listen, type TCPSocketListener } from "../../src/net/listen.ts";
 import { defaultReactor, closeDefaultReactor } from "../../src/loop/default.ts";
-import { PARK_AFTER_IDLE_MS } from "../../src/loop/driver.ts";
+import { PARK_AFTER_IDLE_MS, bunEpollFd } from "../../src/loop/driver.ts";
 import { tempDir, patternBytes, sleep, waitFor } from "../support/uring.ts";
 
 const BUN = process.execPath;
@@ -129,6 +129,11 @@ describe("Bun keeps working beside an active reactor", () => {
     await sleep(20);
     expect(r.ops.live, `ops live: got ${r.ops.live}, wanted >= 1 (the ACCEPT)`).toBeGreaterThanOrEqual(1);
     expect(r.stats.ticks > before || r.driver.parked, "the driver neither ticked nor parked").toBe(true);
+  });
+
+  test("the driver found Bun's own epoll fd (its waits end when Bun has I/O)", () => {
+    expect(bunEpollFd, "no anon_inode:[eventpoll] among the first descriptors").toBeGreaterThanOrEqual(0);
+    expect(readlinkSync(`/proc/self/fd/${bunEpollFd}`)).toBe("anon_inode:[eventpoll]");
   });
 
   test("promises and microtasks resolve", async () => {
