@@ -903,11 +903,11 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   }
 
   #staticHead(r: StaticRoute, status: number, notModified: boolean, slot: Slot): string {
-    const head = serializeHead({
+    return serializeHead({
       status, statusText: notModified ? "" : r.statusText, headers: r.headers, defaultType: r.type,
       length: bodyForbidden(status) ? -2 : r.body ? r.body.length : 0, keepAlive: slot.keepAlive, versionMinor: slot.versionMinor,
+      extra: r.etag ? `ETag: ${r.etag}\r\n` : undefined,
     });
-    return r.etag ? head.slice(0, -2) + `ETag: ${r.etag}\r\n\r\n` : head;
   }
 
   #finishStreamed(slot: Slot, ok: boolean): void {

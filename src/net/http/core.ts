@@ -206,9 +206,9 @@ export async function sendFileByStream(hc: HttpConnection, file: Blob, _req: Uri
   }
   const size = f.size;
   if (!conn.open) return false;
-  let head = serializeHead({ status: o.status, statusText: o.statusText, headers: o.headers, defaultType: o.type, length: size, keepAlive: o.keepAlive, versionMinor: o.versionMinor });
   // The file's name where Bun.serve gives it, as the io_uring path does (files/disposition.ts).
-  if (typeof f.name === "string" && namesFileIn(o.status, o.headers, o.type)) head = head.slice(0, -2) + dispositionField(f.name) + "\r\n";
+  const extra = typeof f.name === "string" && namesFileIn(o.status, o.headers, o.type) ? dispositionField(f.name) : undefined;
+  const head = serializeHead({ status: o.status, statusText: o.statusText, headers: o.headers, defaultType: o.type, length: size, keepAlive: o.keepAlive, versionMinor: o.versionMinor, extra });
   conn.writeLatin1(head);
   if (o.isHead || size === 0) return true;
   return pipeStream(conn, f.stream(), false, hc.waitDrain, size);

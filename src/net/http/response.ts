@@ -82,6 +82,8 @@ export interface HeadOptions {
   versionMinor: number;
   /** The headers as headerFields() gave them, when the caller has them already (one toJSON per response). */
   fields?: HeaderFields | null;
+  /** Field lines of ours (an ETag, a Content-Disposition), each ending in CRLF, after the rest. */
+  extra?: string;
 }
 
 export type HeaderFields = Record<string, string | string[]>;
@@ -179,7 +181,8 @@ export function fieldValue(name: string, v: string): string {
 
 /** The response head as a Latin-1 string (header values are ByteStrings). */
 export function serializeHead(o: HeadOptions): string {
-  if (o.fields !== undefined && memoHit(o, o.fields)) return memo.head;
+  const memoized = o.fields !== undefined && o.extra === undefined;
+  if (memoized && memoHit(o, o.fields!)) return memo.head;
   let head = `HTTP/1.1 ${o.status} ${reasonPhrase(o.statusText) || statusReason(o.status)}\r\n`;
   let hasType = false, hasDate = false, hasUpgrade = false;
   const all = o.fields !== undefined ? o.fields : o.headers === null ? null : headerFields(o.headers);
@@ -202,8 +205,9 @@ export function serializeHead(o: HeadOptions): string {
   else if (persistence !== "") head += `Connection: ${persistence}\r\n`;
   if (o.length >= 0) head += `Content-Length: ${o.length}\r\n`;
   else if (o.length === -1) head += "Transfer-Encoding: chunked\r\n";
+  if (o.extra !== undefined) head += o.extra;
   head += "\r\n";
-  if (o.fields !== undefined) remember(o, all, head);
+  if (memoized) remember(o, all, head);
   return head;
 }
 

@@ -563,13 +563,12 @@ export class FileTransfer implements Completer {
       headers = new Headers(headers);
       headers.delete("content-type");
     }
-    let head = serializeHead({
-      status, statusText: status === o.status ? o.statusText : "", headers,
-      defaultType: length === -2 ? "" : this.#type, length, keepAlive: o.keepAlive, versionMinor: o.versionMinor,
-    });
     // The file's name where Bun.serve gives it (files/disposition.ts).
     if (e !== null && namesFileIn(status, headers, this.#type)) extra += e.disposition;
-    if (extra !== "") head = head.slice(0, -2) + extra + "\r\n";
+    const head = serializeHead({
+      status, statusText: status === o.status ? o.statusText : "", headers,
+      defaultType: length === -2 ? "" : this.#type, length, keepAlive: o.keepAlive, versionMinor: o.versionMinor, extra,
+    });
     this.#headWritten = true;
     this.#sentStatus = status;
     this.#bodyBytes = o.isHead || length < 0 ? 0 : length;
@@ -585,11 +584,10 @@ export class FileTransfer implements Completer {
   #simpleBody(status: number, body: Uint8Array, extra: string): void {
     if (!this.conn.open) return this.#finish(false);
     const o = this.o;
-    let head = serializeHead({
+    const head = serializeHead({
       status, statusText: "", headers: null, defaultType: this.#type, length: body.length,
-      keepAlive: o.keepAlive, versionMinor: o.versionMinor,
+      keepAlive: o.keepAlive, versionMinor: o.versionMinor, extra,
     });
-    if (extra !== "") head = head.slice(0, -2) + extra + "\r\n";
     this.#headWritten = true;
     this.#sentStatus = status;
     this.#bodyBytes = o.isHead ? 0 : body.length;
