@@ -9,7 +9,7 @@ import { patternBytes, tempDir } from "../support/uring.ts";
 
 let server: Server;
 let base = "";
-const tmp = tempDir("bun-uring-clients-");
+const tmp = tempDir("clients-");
 // Over 1 MiB: curl sends Expect: 100-continue and waits for the interim answer before the body.
 const upload = patternBytes(2 * 1024 * 1024 + 77);
 const uploadSha = createHash("sha256").update(upload).digest("hex");
