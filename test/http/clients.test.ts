@@ -1,4 +1,4 @@
-// Real HTTP clients against serve(): curl and Python's http.client, as users and proxies drive a
+// Real HTTP clients against serve(): curl, Python's http.client and ab, as users and proxies drive a
 // server (Expect: 100-continue on a large POST, a chunked upload, connection reuse, HTTP/1.0, HEAD,
 // a streamed response). Each client's tests are skipped where it is not installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -123,5 +123,15 @@ print("|".join(out))
       "HEAD 200 7 b''",
       "200 chunked 5",
     ]);
+  });
+});
+
+describe.skipIf(!Bun.which("ab"))("ab (ApacheBench)", () => {
+  test("HTTP/1.0 keep-alive (-k): every request answered on kept connections, none failed", async () => {
+    const r = await run(["ab", "-q", "-n", "400", "-c", "4", "-k", "-s", "10", `${base}/ab`]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/Complete requests:\s+400\n/);
+    expect(r.out).toMatch(/Failed requests:\s+0\n/);
+    expect(r.out).toMatch(/Keep-Alive requests:\s+400\n/);
   });
 });
