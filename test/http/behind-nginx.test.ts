@@ -8,6 +8,7 @@ import { chmodSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 
 import { serve, type Server } from "../../src/index.ts";
+import { pulledEvents, pulledEventsText } from "../support/http.ts";
 import { patternBytes, tempDir, waitFor } from "../support/uring.ts";
 
 const nginxBin = Bun.which("nginx") ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
@@ -45,15 +46,7 @@ beforeAll(async () => {
         return new Response(createHash("sha256").update(body).digest("hex"), { headers: { "x-length": String(body.length), "x-from": from } });
       }
       if (url.pathname === "/stream") {
-        let i = 0;
-        const events = new ReadableStream<string>({
-          async pull(c) {
-            await Bun.sleep(2);
-            if (i < 5) c.enqueue(`event ${i++}\n`);
-            else c.close();
-          },
-        });
-        return new Response(events, { headers: { "content-type": "text/plain", "x-from": from } });
+        return new Response(pulledEvents(), { headers: { "content-type": "text/plain", "x-from": from } });
       }
       return new Response(`${req.method} ${url.pathname}${url.search} ${req.headers.get("host")}`, { headers: { "x-from": from } });
     },
@@ -118,27 +111,28 @@ describe.skipIf(!nginxBin)("behind nginx", () => {
 
       const stream = await fetch(`${base()}/stream`);
       expect(stream.status).toBe(200);
-      expect(await stream.text()).toBe("event 0\nevent 1\nevent 2\nevent 3\nevent 4\n");
+      expect(await stream.text()).toBe(pulledEventsText());
     });
   }
 
-  test("the keep-alive upstream reuses its connections to us (20 requests, at most 2 of them)", async () => {
+  /** GET `${base}/${name}i` `n` times, one after another; the client ports they reached us from. */
+  async function upstreamPorts(base: string, name: string, n: number): Promise<Set<string>> {
     const ports = new Set<string>();
-    for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${keepAliveProxy}/k${i}`);
-      expect(await res.text()).toMatch(new RegExp(`^GET /k${i} `));
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${base}/${name}${i}`);
+      expect(await res.text()).toMatch(new RegExp(`^GET /${name}${i} `));
       ports.add(res.headers.get("x-from")!);
     }
+    return ports;
+  }
+
+  test("the keep-alive upstream reuses its connections to us (20 requests, at most 2 of them)", async () => {
+    const ports = await upstreamPorts(keepAliveProxy, "k", 20);
     expect(ports.size, `upstream connections: ${[...ports].join(", ")}`).toBeLessThanOrEqual(2);
   });
 
   test("the default proxy's HTTP/1.0 requests each get an answer and a close (a new connection each)", async () => {
-    const ports = new Set<string>();
-    for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${plainProxy}/c${i}`);
-      expect(await res.text()).toMatch(new RegExp(`^GET /c${i} `));
-      ports.add(res.headers.get("x-from")!);
-    }
+    const ports = await upstreamPorts(plainProxy, "c", 5);
     expect(ports.size).toBe(5);
     expect(await waitFor(() => server.stats().connections <= 1, 2000), `connections left: ${server.stats().connections}`).toBe(true);
   });

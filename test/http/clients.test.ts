@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 
 import { serve, type Server } from "../../src/index.ts";
+import { pulledEvents, pulledEventsText } from "../support/http.ts";
 import { patternBytes, tempDir } from "../support/uring.ts";
 
 let server: Server;
@@ -28,15 +29,7 @@ beforeAll(async () => {
         });
       }
       if (url.pathname === "/stream") {
-        let i = 0;
-        const events = new ReadableStream<string>({
-          async pull(c) {
-            await Bun.sleep(2);
-            if (i < 5) c.enqueue(`event ${i++}\n`);
-            else c.close();
-          },
-        });
-        return new Response(events, { headers: { "content-type": "text/plain" } });
+        return new Response(pulledEvents(), { headers: { "content-type": "text/plain" } });
       }
       return new Response(`${req.method} ${url.pathname}${url.search}`);
     },
@@ -92,7 +85,7 @@ describe.skipIf(!Bun.which("curl"))("curl", () => {
     const r = await run(["curl", "-sS", "-N", "--max-time", "10", "-D", "-", `${base}/stream`]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/transfer-encoding: chunked\r\n/i);
-    expect(r.out.endsWith("event 0\nevent 1\nevent 2\nevent 3\nevent 4\n")).toBe(true);
+    expect(r.out.endsWith(pulledEventsText())).toBe(true);
   });
 });
 

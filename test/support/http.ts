@@ -189,3 +189,17 @@ export function get(path = "/", extra = "", version = "1.1"): string {
 export function openFds(): number {
   return require("node:fs").readdirSync("/proc/self/fd").length;
 }
+
+/** A body pulled as it is read (an SSE-like producer): `count` lines "event i", each after `delayMs`. */
+export function pulledEvents(count = 5, delayMs = 2): ReadableStream<string> {
+  let i = 0;
+  return new ReadableStream<string>({
+    async pull(c) {
+      await Bun.sleep(delayMs);
+      if (i < count) c.enqueue(`event ${i++}\n`);
+      else c.close();
+    },
+  });
+}
+/** What pulledEvents(count) sends, whole. */
+export const pulledEventsText = (count = 5) => Array.from({ length: count }, (_, i) => `event ${i}\n`).join("");
