@@ -1,4 +1,4 @@
-// Real HTTP clients against serve(): curl, Python's http.client and ab, as users and proxies drive a
+// Real HTTP clients against serve(): curl, Python's http.client, ab and Node's http client, as users and proxies drive a
 // server (Expect: 100-continue on a large POST, a chunked upload, connection reuse, HTTP/1.0, HEAD,
 // a streamed response). Each client's tests are skipped where it is not installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -126,5 +126,48 @@ describe.skipIf(!Bun.which("ab"))("ab (ApacheBench)", () => {
     expect(r.out).toMatch(/Complete requests:\s+400\n/);
     expect(r.out).toMatch(/Failed requests:\s+0\n/);
     expect(r.out).toMatch(/Keep-Alive requests:\s+400\n/);
+  });
+});
+
+describe.skipIf(!Bun.which("node"))("Node's http client", () => {
+  test("a keep-alive agent, a chunked POST written in pieces, Expect: 100-continue answered before the body", async () => {
+    const js = `
+const http = require("node:http"), crypto = require("node:crypto");
+const port = Number(process.argv[1]);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const ask = (opts, write) => new Promise((resolve, reject) => {
+  const req = http.request({ host: "127.0.0.1", port, agent, ...opts }, (res) => {
+    let body = "";
+    res.on("data", (d) => (body += d));
+    res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body, socket: req.socket }));
+  });
+  req.on("error", reject);
+  write(req);
+});
+(async () => {
+  const out = [];
+  const sockets = new Set();
+  for (let i = 0; i < 3; i++) {
+    const r = await ask({ path: "/n" + i }, (req) => req.end());
+    sockets.add(r.socket);
+    out.push(r.status + " " + r.body);
+  }
+  const pieces = [Buffer.alloc(1000, 1), Buffer.alloc(2000, 2), Buffer.alloc(3000, 3)];
+  const sha = crypto.createHash("sha256").update(Buffer.concat(pieces)).digest("hex");
+  const chunked = await ask({ method: "POST", path: "/echo" }, (req) => { for (const p of pieces) req.write(p); req.end(); });
+  out.push(chunked.status + " " + chunked.headers["x-te"] + " " + chunked.headers["x-length"] + " " + (chunked.body === sha));
+  let continued = false;
+  const expect = await ask({ method: "POST", path: "/echo", headers: { expect: "100-continue", "content-length": 6000 } }, (req) => {
+    req.on("continue", () => { continued = true; for (const p of pieces) req.write(p); req.end(); });
+  });
+  out.push(expect.status + " " + continued + " " + expect.headers["x-length"] + " " + (expect.body === sha));
+  out.push("sockets " + sockets.size);
+  agent.destroy();
+  console.log(out.join("|"));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+    const r = await run(["node", "-e", js, String(server.port)]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim().split("|")).toEqual(["200 GET /n0", "200 GET /n1", "200 GET /n2", "200 chunked 6000 true", "200 true 6000 true", "sockets 1"]);
   });
 });
