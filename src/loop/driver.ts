@@ -51,7 +51,7 @@ const IORING_TIMEOUT_MULTISHOT = 1 << 6;
 const INTERNAL_EPOLL_CANCEL = 2;
 
 // Bun makes its epoll at start-up, before any of the app's files: among the first descriptors. Read
-// by readlink(2) rather than node:fs, whose module costs ~7 MB of RSS.
+// by readlink(2) rather than node:fs, whose module costs ~2 MB of RSS and ~580 functions.
 const EPOLL_FD_SCAN = 256;
 const EVENTPOLL = "anon_inode:[eventpoll]";
 const LINK_AT = 64;

@@ -36,7 +36,7 @@ export type ServeStats = UringServerStats | FallbackServerStats;
 
 /** File descriptors open in this process, counted in /proc/self/fd (minus the one reading it). */
 export function openFdCount(): number {
-  // Bun.Glob lists a directory without node:fs (~7 MB of RSS for the module alone).
+  // Bun.Glob lists a directory without loading node:fs (see static.ts).
   let n = 0;
   try {
     for (const _ of fdGlob.scanSync(FD_SCAN)) n++;
