@@ -5,11 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
 
 import { serve, type Server } from "../../src/index.ts";
 import { pulledEvents, pulledEventsText } from "../support/http.ts";
-import { patternBytes, tempDir, waitFor } from "../support/uring.ts";
+import { freePort, patternBytes, tempDir, waitFor } from "../support/uring.ts";
 
 const nginxBin = Bun.which("nginx") ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
 
@@ -20,18 +19,6 @@ let keepAliveProxy = "";
 const tmp = tempDir("nginx-");
 const upload = patternBytes(2 * 1024 * 1024 + 5);
 const uploadSha = createHash("sha256").update(upload).digest("hex");
-
-/** A port free now (nginx needs a number in its configuration). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   if (!nginxBin) return;
@@ -51,7 +38,7 @@ beforeAll(async () => {
       return new Response(`${req.method} ${url.pathname}${url.search} ${req.headers.get("host")}`, { headers: { "x-from": from } });
     },
   });
-  const [p1, p2] = [await freePort(), await freePort()];
+  const [p1, p2] = [freePort(), freePort()]; // nginx needs numbers in its configuration
   // nginx's worker (www-data or nobody, when the master is root) writes request bodies under here.
   chmodSync(tmp.dir, 0o755);
   for (const d of ["cb", "pt", "ft", "ut", "st"]) await Bun.write(tmp.path(`${d}/.keep`), "");

@@ -167,13 +167,7 @@ export function getOnce(port: number, path = "/", ms = 5000): Promise<{ status: 
   });
 }
 
-/** A port that was free a moment ago (bind 0, read, close). */
-export function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
+export { freePort } from "../support/uring.ts";
 
 export const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 

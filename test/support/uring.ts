@@ -248,6 +248,14 @@ export function runOrFail(r: Reactor, cond: () => boolean, ms: number, what: () 
 }
 
 /** Resolve after `ms` on Bun's loop. */
+/** A port that was free a moment ago (bind 0, read, close). */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
 export const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 
 /** Wait on Bun's loop until `cond` or `ms`; returns whether cond became true. */
