@@ -338,6 +338,16 @@ describe("Expect", () => {
     c.destroy();
   });
 
+  test("no 100 Continue when the body came with the head (RFC 9110 §10.1.1: the server MAY omit it)", async () => {
+    const c = await RawHttp.open(port);
+    await c.write("POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+    await waitFor(() => c.text().includes("hello"), 2000);
+    const rs = parseResponses(c.buf).responses;
+    expect(rs.map((r) => r.status), `got statuses ${rs.map((r) => r.status)}, wanted only the 200`).toEqual([200]);
+    expect(rs[0]!.body.toString()).toBe("hello");
+    c.destroy();
+  });
+
   test("417 for an expectation other than 100-continue", async () => {
     calls.length = 0;
     const { text, closed } = await exchange(port, "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\nhello");

@@ -303,6 +303,8 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
       this.headStartedAt = 0;
       // Known before the handler answers (it may at once): bytes after the last request's body.
       if (!head.keepAlive && p + n + (head.chunked || head.contentLength < 0 ? 0 : head.contentLength) < end) this.flags |= BYTES_AFTER_FINAL;
+      // A client already sending its body needs no 100 (Continue): RFC 9110 §10.1.1 lets the server omit it.
+      if (head.expectContinue && p + n < end) head.expectContinue = false;
       this.#dispatch(buf, p, n);
       head.reset();
       p += n;
