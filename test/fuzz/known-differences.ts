@@ -234,22 +234,6 @@ const RULES: Rule[] = [
     repair: (c) => spliceAll(c.raw, fieldLines(c.raw, c.start).filter((l) => l.name === "expect").map((l) => ({ s: l.s, e: l.e, text: "" }))),
   },
   {
-    // RFC 9110 §8.6, RFC 9112 §6.3 item 5.
-    id: "duplicate-content-length",
-    applies: (c) => {
-      if (c.side !== "node-rejects" || !/^HPE_(UNEXPECTED|INVALID)_CONTENT_LENGTH$/.test(c.error)) return false;
-      const vals = fieldLines(c.raw, c.start)
-        .filter((l) => l.name === "content-length")
-        .flatMap((l) => l.value.split(",").map((v) => v.trim()));
-      return vals.length > 1 && vals.every((v) => /^\d+$/.test(v) && Number(v) === Number(vals[0]));
-    },
-    repair: (c) => {
-      const ls = fieldLines(c.raw, c.start).filter((l) => l.name === "content-length");
-      const v = String(Number(ls[0]!.value.split(",")[0]!.trim()));
-      return spliceAll(c.raw, ls.map((l, i) => ({ s: l.s, e: l.e, text: i === 0 ? `Content-Length: ${v}\r\n` : "" })));
-    },
-  },
-  {
     // RFC 9112 §5: OWS around a field value is not part of it; llhttp refuses a Content-Length
     // followed by HTAB.
     id: "content-length-ows",

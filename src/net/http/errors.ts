@@ -29,7 +29,7 @@ export const HttpError = {
   INVALID_HOST: 19,
   // Message body framing (RFC 9112 §6)
   INVALID_CONTENT_LENGTH: 20,
-  CONFLICTING_CONTENT_LENGTH: 21,
+  DUPLICATE_CONTENT_LENGTH: 21,
   CONTENT_LENGTH_WITH_TRANSFER_ENCODING: 22,
   INVALID_TRANSFER_ENCODING: 23,
   TRANSFER_ENCODING_NOT_CHUNKED: 24,
@@ -158,7 +158,7 @@ const DETAILS: Record<HttpErrorName, readonly [status: number, message: string]>
   DUPLICATE_HOST: [400, "Request has more than one Host header field (RFC 9112 §3.2)"],
   INVALID_HOST: [400, "Host is not uri-host [ \":\" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2)"],
   INVALID_CONTENT_LENGTH: [400, "Content-Length is not 1*DIGIT up to 2^53-1 (RFC 9110 §8.6)"],
-  CONFLICTING_CONTENT_LENGTH: [400, "Request has differing Content-Length values (RFC 9112 §6.3)"],
+  DUPLICATE_CONTENT_LENGTH: [400, "Request has more than one Content-Length field line (RFC 9110 §8.6)"],
   CONTENT_LENGTH_WITH_TRANSFER_ENCODING: [400, "Request has both Content-Length and Transfer-Encoding (RFC 9112 §6.1)"],
   INVALID_TRANSFER_ENCODING: [400, "Transfer-Encoding is not a list of transfer codings (RFC 9112 §6.1)"],
   TRANSFER_ENCODING_NOT_CHUNKED: [400, "Transfer-Encoding does not end with chunked (RFC 9112 §6.3)"],

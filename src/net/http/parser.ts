@@ -559,30 +559,21 @@ function skipOWS(b: Uint8Array, p: number, e: number): number {
   return p;
 }
 
-// Content-Length = 1*DIGIT (RFC 9110 §8.6). A list of identical values ("5, 5", or the same value on
-// several lines) is accepted as that value, which RFC 9110 §8.6 / RFC 9112 §6.3 item 5 allow; llhttp
-// rejects any duplicate. No sign, no inner whitespace, no empty element, at most 2^53-1.
+// Content-Length = 1*DIGIT (RFC 9110 §8.6): one value on one line. A list ("5, 5") or a second line is
+// refused even when the values agree: §8.6 lets a recipient either reject it or take the one value, and
+// refusing leaves nothing for a proxy in front to read differently (llhttp and nginx refuse it too).
+// No sign, no inner whitespace, at most 2^53-1.
 function onContentLength(b: Uint8Array, s: number, e: number, head: RequestHead): number {
   if (head._te !== 0) return -HttpError.CONTENT_LENGTH_WITH_TRANSFER_ENCODING;
+  if (head.contentLength >= 0) return -HttpError.DUPLICATE_CONTENT_LENGTH;
   let p = s;
-  let value = -1;
-  for (;;) {
-    const ds = p;
-    let v = 0;
-    while (p < e && (CLS[b[p]!]! & C_DIGIT) !== 0) {
-      v = v * 10 + (b[p]! - 0x30);
-      if (v > Number.MAX_SAFE_INTEGER) return -HttpError.INVALID_CONTENT_LENGTH;
-      p++;
-    }
-    if (p === ds) return -HttpError.INVALID_CONTENT_LENGTH;
-    if (value >= 0 && v !== value) return -HttpError.CONFLICTING_CONTENT_LENGTH;
-    value = v;
-    p = skipOWS(b, p, e);
-    if (p === e) break;
-    if (b[p] !== COMMA) return -HttpError.INVALID_CONTENT_LENGTH;
-    p = skipOWS(b, p + 1, e);
+  let value = 0;
+  while (p < e && (CLS[b[p]!]! & C_DIGIT) !== 0) {
+    value = value * 10 + (b[p]! - 0x30);
+    if (value > Number.MAX_SAFE_INTEGER) return -HttpError.INVALID_CONTENT_LENGTH;
+    p++;
   }
-  if (head.contentLength >= 0 && head.contentLength !== value) return -HttpError.CONFLICTING_CONTENT_LENGTH;
+  if (p === s || p !== e) return -HttpError.INVALID_CONTENT_LENGTH; // the value is already trimmed of OWS
   head.contentLength = value;
   return 0;
 }
