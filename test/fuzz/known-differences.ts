@@ -192,7 +192,7 @@ const RULES: Rule[] = [
     repair: (c) => c.raw + (c.raw.endsWith("\n") ? "\r\n" : "\r\n\r\n"),
   },
   {
-    // RFC 9110 §9.1: method = token; llhttp knows a fixed list.
+    // RFC 9110 §9.1: the same method list, but llhttp refuses a method at its first impossible byte.
     id: "method-token",
     applies: (c) => {
       // Node did not accept request k (it rejected it, or waits for more: "PRI" begins HTTP/2's preface).
@@ -217,15 +217,6 @@ const RULES: Rule[] = [
     id: "upgrade-handoff",
     applies: (c) => c.side === "node-rejects" && c.error === "UPGRADE",
     repair: (c) => spliceAll(c.raw, fieldLines(c.raw, c.start).filter((l) => l.name === "upgrade").map((l) => ({ s: l.s, e: l.e, text: "" }))),
-  },
-  {
-    id: "connect-handoff",
-    applies: (c) => c.side === "node-rejects" && c.error === "CONNECT",
-    repair: (c) => {
-      const rl = requestLine(c.raw, c.start);
-      const parts = rl.text.split(" ");
-      return splice(c.raw, rl.ls, rl.le, ["GET", "/", ...parts.slice(2)].join(" "));
-    },
   },
   {
     // RFC 9110 §10.1.1.
@@ -400,7 +391,7 @@ const RULES: Rule[] = [
     },
   },
   {
-    // RFC 9110 §15.6.6, RFC 9112 §2.3: we serve HTTP/1.0 and 1.1 only (505 otherwise).
+    // RFC 9110 §15.6.6, RFC 9112 §2.3: we serve HTTP/1.x only (505 otherwise).
     id: "http-version",
     applies: (c) => c.side === "ours-rejects" && c.error === "UNSUPPORTED_VERSION",
     repair: (c) => {
@@ -411,7 +402,16 @@ const RULES: Rule[] = [
     },
   },
   {
-    // RFC 9112 §7.1, RFC 9110 §8.6: lengths up to 2^53-1 (a JS number) and 15 hex digits; llhttp takes 2^64-1.
+    // RFC 9110 §2.5: a higher minor version of HTTP/1 is read as HTTP/1.1; llhttp refuses HTTP/1.2-1.9.
+    id: "http-minor-version",
+    applies: (c) => c.side === "node-rejects" && c.error === "HPE_INVALID_VERSION" && / HTTP\/1\.[2-9]$/.test(requestLine(c.raw, c.start).text),
+    repair: (c) => {
+      const rl = requestLine(c.raw, c.start);
+      return splice(c.raw, rl.le - 8, rl.le, "HTTP/1.1");
+    },
+  },
+  {
+    // RFC 9112 §7.1, RFC 9110 §8.6: lengths up to 2^53-1 (a JS number), chunk-sizes of 64 hex digits; llhttp takes 2^64-1.
     id: "length-limits",
     applies: (c) => {
       if (c.side !== "ours-rejects") return false;

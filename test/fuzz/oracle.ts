@@ -8,7 +8,7 @@
 //     must all agree (a difference is a bug in the parser's resume logic or the decoder's state machine).
 import { RequestHead, parseRequestHead, DEFAULT_LIMITS } from "../../src/net/http/parser.ts";
 import { ChunkedDecoder } from "../../src/net/http/chunked.ts";
-import { httpErrorName } from "../../src/net/http/errors.ts";
+import { HttpError, httpErrorName } from "../../src/net/http/errors.ts";
 
 export interface SimRequest {
   method: string;
@@ -95,6 +95,13 @@ export function simulate(buf: Uint8Array): SimResult {
     if (r < 0) {
       out.error = httpErrorName(r);
       out.errorAt = errorAt;
+      out.errorRequestStart = p;
+      break;
+    }
+    if (head.targetForm === "authority") {
+      // serve() refuses CONNECT once its head is parsed (connection.ts, #dispatch).
+      out.error = httpErrorName(HttpError.CONNECT_NOT_IMPLEMENTED);
+      out.errorAt = p + r;
       out.errorRequestStart = p;
       break;
     }

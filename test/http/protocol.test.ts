@@ -374,13 +374,12 @@ describe("targets", () => {
     c.destroy();
   });
 
-  test("authority-form (CONNECT): req.url is the target authority with an empty path", async () => {
-    // Before: Host and target were joined ("http://a.example:443a.example:443"), so new URL(req.url) threw.
+  test("authority-form (CONNECT) gets 501 and close: no tunnels (RFC 9110 §9.3.6), the handler is not called", async () => {
     calls.length = 0;
-    const { text } = await exchange(port, "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
-    expect(text.startsWith("HTTP/1.1 200 "), `got ${JSON.stringify(text.slice(0, 60))}, wanted a 200`).toBe(true);
-    expect(text.endsWith("path /"), `got ${JSON.stringify(text.slice(-40))}`).toBe(true);
-    expect(calls).toEqual(["/"]);
+    const { text, closed } = await exchange(port, "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
+    expect(text.startsWith("HTTP/1.1 501 "), `got ${JSON.stringify(text.slice(0, 60))}, wanted a 501`).toBe(true);
+    expect(closed).toBe(true);
+    expect(calls).toEqual([]);
   });
 
   test("HTTP/1.0 without Host: req.url uses the server's address", async () => {
@@ -410,7 +409,8 @@ describe("rejections: 400 and close, handler never called", () => {
     ["an invalid method token", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400],
     ["a bare LF line ending", "GET / HTTP/1.1\nHost: a\n\n", 400],
     ["an unsupported version (505)", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
-    ["HTTP/1.2 (505)", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505],
+    ["an unrecognized method (501)", "FOOBAR / HTTP/1.1\r\nHost: a\r\n\r\n", 501],
+    ["a lower-case method (501)", "get / HTTP/1.1\r\nHost: a\r\n\r\n", 501],
   ];
   for (const [name, raw, status] of cases) {
     test(name, async () => {

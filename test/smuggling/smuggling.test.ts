@@ -213,9 +213,11 @@ describe("chunked bodies", () => {
     ["a sign", "+1\r\nA\r\n0\r\n\r\n"],
     ["a negative size", "-1\r\nA\r\n0\r\n\r\n"],
     ["0x", "0x1\r\nA\r\n0\r\n\r\n"],
-    // 413: the size passes maxRequestBodySize (128 MiB) before it could overflow anything.
-    ["16 hex digits (2^64 wraps to 0 in 64 bits)", "10000000000000000\r\nA\r\n0\r\n\r\n", 413],
-    ["65-bit overflow to 1", "10000000000000001\r\nA\r\n0\r\n\r\n", 413],
+    // 400: a size past 2^53-1 is an overflow, refused at its digit (the body limit applies to complete sizes).
+    ["16 hex digits (2^64 wraps to 0 in 64 bits)", "10000000000000000\r\nA\r\n0\r\n\r\n"],
+    ["65-bit overflow to 1", "10000000000000001\r\nA\r\n0\r\n\r\n"],
+    // 413: a representable size over maxRequestBodySize (128 MiB).
+    ["a size over the body limit", "8000001\r\nA\r\n0\r\n\r\n", 413],
     ["a bare LF after the size", "1\nA\r\n0\r\n\r\n"],
     ["a bare CR after the size", "1\rA\r\n0\r\n\r\n"],
     ["a bare LF after the data", "1\r\nA\n0\r\n\r\n"],

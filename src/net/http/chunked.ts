@@ -16,8 +16,8 @@ import { CHAR_CLASS, CharClass, DEFAULT_MAX_HEADER_BYTES } from "./parser.ts";
 
 /** Total bytes of chunk extensions accepted in one message (Node caps them at 16 KiB too, CVE-2024-22019). */
 export const DEFAULT_MAX_CHUNK_EXTENSION_BYTES = 16 * 1024;
-/** More hex digits than this in a chunk-size is an overflow (15 hex digits = 60 bits > 2^53). */
-export const MAX_CHUNK_SIZE_DIGITS = 15;
+/** Hex digits in a chunk-size, leading zeros included; its value is capped at 2^53-1 apart from this. */
+export const MAX_CHUNK_SIZE_DIGITS = 64;
 
 export type ChunkDataCallback = (buf: Uint8Array, start: number, end: number) => void;
 
@@ -79,7 +79,7 @@ export class ChunkedDecoder {
   private maxTrailerBytes = DEFAULT_MAX_HEADER_BYTES;
   private maxExtensionBytes = DEFAULT_MAX_CHUNK_EXTENSION_BYTES;
 
-  /** Start a new message. `maxBodySize` bounds the sum of chunk sizes (413 as soon as a size passes it). */
+  /** Start a new message. `maxBodySize` bounds the sum of chunk sizes (413 once a chunk-size that passes it is complete). */
   reset(
     maxBodySize: number = Number.MAX_SAFE_INTEGER,
     maxTrailerBytes: number = DEFAULT_MAX_HEADER_BYTES,
@@ -130,14 +130,15 @@ export class ChunkedDecoder {
               state = S_SIZE_MORE;
             }
             // chunk-size = 1*HEXDIG: no sign, no "0x", no whitespace inside. The value only grows with each
-            // digit, so the limits are checked as soon as a digit pushes past them.
+            // digit, so an overflow is refused at the digit that makes it (400); the body limit (413) is
+            // applied when the size is complete, so a size too large to represent is a 400 either way.
             if (++this.digits > MAX_CHUNK_SIZE_DIGITS) return this.fail(HttpError.CHUNK_SIZE_OVERFLOW);
             const d = c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
             const size = this.size * 16 + d;
             if (size > Number.MAX_SAFE_INTEGER) return this.fail(HttpError.CHUNK_SIZE_OVERFLOW);
-            if (this.bodyBytes + size > this.maxBodySize) return this.fail(HttpError.BODY_TOO_LARGE);
             this.size = size;
           } else if (state === S_SIZE) return this.fail(c === LF ? HttpError.BARE_LF : HttpError.INVALID_CHUNK_SIZE);
+          else if (this.bodyBytes + this.size > this.maxBodySize) return this.fail(HttpError.BODY_TOO_LARGE);
           else if (c === CR) state = S_SIZE_LF;
           else if (c === SEMI) state = S_EXT_NAME_START;
           else if (c === SP || c === HTAB) state = S_SIZE_BWS; // BWS before ";" (RFC 9112 §7.1.1)

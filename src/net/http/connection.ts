@@ -417,6 +417,9 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
   #dispatch(buf: Uint8Array, start: number, n: number): void {
     const head = this.head!;
     const core = this.core;
+    // A 2xx to CONNECT makes the connection a tunnel (RFC 9110 §9.3.6), which neither serve() nor Bun.serve
+    // can give an app: refused here rather than answered with a response the client would take for one.
+    if (head.targetForm === "authority") return this.#parseError(HttpError.CONNECT_NOT_IMPLEMENTED);
     const slot = new Slot();
     slot.versionMinor = head.versionMinor;
     slot.isHead = head.method === "HEAD";

@@ -47,6 +47,9 @@ export const HttpError = {
   TRAILERS_TOO_LARGE: 34,
   INVALID_TRAILER: 35,
   BODY_TOO_LARGE: 36,
+  // Methods (RFC 9110 §9.1)
+  UNRECOGNIZED_METHOD: 37,
+  CONNECT_NOT_IMPLEMENTED: 38,
 } as const;
 
 export type HttpErrorName = keyof typeof HttpError;
@@ -143,7 +146,7 @@ const DETAILS: Record<HttpErrorName, readonly [status: number, message: string]>
   INVALID_TARGET: [400, "Request-target is malformed or has a form not allowed for this method (RFC 9112 §3.2)"],
   URI_TOO_LONG: [414, "Request-target is longer than the server accepts (RFC 9112 §3, RFC 9110 §15.5.15)"],
   INVALID_VERSION: [400, "HTTP-version is not HTTP/DIGIT.DIGIT (RFC 9112 §2.3)"],
-  UNSUPPORTED_VERSION: [505, "Only HTTP/1.0 and HTTP/1.1 are served over this connection (RFC 9110 §15.6.6)"],
+  UNSUPPORTED_VERSION: [505, "Only HTTP/1.x is served over this connection (RFC 9110 §15.6.6)"],
   TOO_MANY_EMPTY_LINES: [400, "More than two empty lines before the request line (RFC 9112 §2.2)"],
   WHITESPACE_AFTER_START_LINE: [400, "Whitespace between the request line and the first field line (RFC 9112 §2.2)"],
   INVALID_HEADER_NAME: [400, "Field name is not a non-empty token followed by ':' (RFC 9112 §5, RFC 9110 §5.1)"],
@@ -167,13 +170,15 @@ const DETAILS: Record<HttpErrorName, readonly [status: number, message: string]>
   TRANSFER_ENCODING_IN_HTTP10: [400, "HTTP/1.0 request with Transfer-Encoding has faulty framing (RFC 9112 §6.1)"],
   EXPECTATION_FAILED: [417, "Expect other than 100-continue (RFC 9110 §10.1.1)"],
   INVALID_CHUNK_SIZE: [400, "chunk-size is not 1*HEXDIG (RFC 9112 §7.1)"],
-  CHUNK_SIZE_OVERFLOW: [400, "chunk-size is more than 15 hex digits or above 2^53-1 (RFC 9112 §7.1)"],
+  CHUNK_SIZE_OVERFLOW: [400, "chunk-size is above 2^53-1 or longer than 64 hex digits (RFC 9112 §7.1)"],
   INVALID_CHUNK_EXTENSION: [400, "chunk-ext is not ;name[=token|quoted-string] (RFC 9112 §7.1.1)"],
-  CHUNK_EXTENSIONS_TOO_LARGE: [413, "Chunk extensions are longer than the server accepts (RFC 9112 §7.1.1)"],
+  CHUNK_EXTENSIONS_TOO_LARGE: [400, "Chunk extensions are longer than the server accepts (RFC 9112 §7.1.1)"],
   INVALID_CHUNK_DELIMITER: [400, "Chunk data is not followed by CRLF (RFC 9112 §7.1)"],
   TRAILERS_TOO_LARGE: [431, "Trailer section is larger than the server accepts (RFC 9112 §7.1.2)"],
   INVALID_TRAILER: [400, "Trailer field line is malformed (RFC 9112 §7.1.2, RFC 9110 §5)"],
   BODY_TOO_LARGE: [413, "Request body is larger than the server accepts (RFC 9110 §15.5.14)"],
+  UNRECOGNIZED_METHOD: [501, "Method is not one this server recognizes; methods are case-sensitive (RFC 9110 §9.1)"],
+  CONNECT_NOT_IMPLEMENTED: [501, "CONNECT is not implemented: this server opens no tunnels (RFC 9110 §9.3.6)"],
 };
 
 const INFO: HttpErrorInfo[] = [];

@@ -200,7 +200,20 @@ const M_PATCH = "PATCH";
 const M_CONNECT = "CONNECT";
 const M_TRACE = "TRACE";
 
-// Methods are case-sensitive (RFC 9110 §9.1): "get" is a valid, different, extension method.
+// The other methods passed to the app: those Bun.serve accepts (WebDAV, CalDAV, UPnP, PURGE, QUERY, ... from
+// the IANA registry), so an app sees the same methods under both. Any other method is 501: "An origin server
+// that receives a request method that is unrecognized or not implemented SHOULD respond with the 501 (Not
+// Implemented) status code" (RFC 9110 §9.1). Methods are case-sensitive: "get" is not GET (a Request would
+// have turned it into GET), so it is 501 too.
+const EXTENSION_METHODS = new Set([
+  "ACL", "BIND", "CHECKOUT", "COPY", "LINK", "LOCK", "M-SEARCH", "MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL",
+  "MOVE", "NOTIFY", "PROPFIND", "PROPPATCH", "PURGE", "QUERY", "REBIND", "REPORT", "SEARCH", "SOURCE",
+  "SUBSCRIBE", "UNBIND", "UNLINK", "UNLOCK", "UNSUBSCRIBE",
+]);
+/** Bytes of the longest method above ("UNSUBSCRIBE"): a longer one is refused before it is read whole. */
+const MAX_METHOD_LENGTH = 11;
+
+/** GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, CONNECT and TRACE as interned strings; null for others. */
 function internMethod(b: Uint8Array, s: number, len: number): string | null {
   switch (len) {
     case 3:
@@ -932,7 +945,10 @@ function parseRequestLine(
   // §3 allows lenient whitespace parsing, but strict parsing is what the grammar says (llhttp is lenient).
   // method = token (RFC 9110 §9.1).
   const ms = p;
-  while (p < lim && (CLS[b[p]!]! & C_TCHAR) !== 0) p++;
+  const mLim = lim < ms + MAX_METHOD_LENGTH + 1 ? lim : ms + MAX_METHOD_LENGTH + 1;
+  while (p < mLim && (CLS[b[p]!]! & C_TCHAR) !== 0) p++;
+  // "A server that receives a method longer than any that it implements SHOULD respond with a 501" (§3).
+  if (p - ms > MAX_METHOD_LENGTH) return -HttpError.UNRECOGNIZED_METHOD;
   if (p >= lim) return more;
   if (p === ms || b[p] !== SP) return -HttpError.INVALID_METHOD;
   const me = p++;
@@ -973,8 +989,8 @@ function parseRequestLine(
     head.targetForm = "absolute";
   }
 
-  // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3). A well-formed version other
-  // than 1.0 and 1.1, or a bare major version like "HTTP/2", is 505 (RFC 9110 §15.6.6); anything else 400.
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3). Another major version, even
+  // without its minor ("HTTP/2"), is 505 (RFC 9110 §15.6.6); "HTTP/1" and anything else malformed, 400.
   for (let k = 0; k < 5; k++, p++) {
     if (p >= lim) return more;
     if (b[p] !== HTTP_SLASH[k]) return -HttpError.INVALID_VERSION;
@@ -999,8 +1015,12 @@ function parseRequestLine(
   if (p + 1 >= lim) return more;
   if (b[p + 1] !== LF) return -HttpError.BARE_CR;
   p += 2;
-  if (major !== 0x31 || (minor !== 0x31 && minor !== 0x30)) return -HttpError.UNSUPPORTED_VERSION;
-  head.versionMinor = minor === 0x31 ? 1 : 0;
+  if (major !== 0x31) return -HttpError.UNSUPPORTED_VERSION;
+  if (minor < 0) return -HttpError.INVALID_VERSION;
+  // HTTP/1.2 and later minors are read as HTTP/1.1: a recipient "SHOULD process the message as if it were in
+  // the highest minor version within that major version to which the recipient is conformant" (RFC 9110 §2.5).
+  head.versionMinor = minor === 0x30 ? 0 : 1;
+  if (method === null && !EXTENSION_METHODS.has(latin1(b, ms, me))) return -HttpError.UNRECOGNIZED_METHOD;
   head._methodStart = ms;
   head._methodEnd = me;
   head.targetStart = ts;

@@ -187,9 +187,8 @@ export class UringRequest {
     const defaultHost = this._ctx.defaultHost;
     if (this._head === lastUrlHead && defaultHost === lastUrlDefaultHost) return (this._url = lastUrl);
     let url: string;
+    // (No authority-form here: CONNECT is refused with a 501 before a Request is made.)
     if (this._absolute) url = serializeUrl(this._target);
-    // authority-form (CONNECT only): the target is the URI's authority, with no path (RFC 9112 §3.2.3, §3.3)
-    else if (this._method === "CONNECT") url = serializeUrl(`http://${this._target}/`);
     else {
       const host = this._host;
       const origin = host >= 0 ? originAt(this._head, Math.floor(host / HOST_SPAN), host % HOST_SPAN) : originOf(defaultHost);
@@ -247,7 +246,7 @@ export class UringRequest {
   /** @internal Path of the target (no query), for routing. */
   get _path(): string {
     let t = this._target;
-    const originForm = !this._absolute && this._method !== "CONNECT";
+    const originForm = !this._absolute;
     // The parser hands back the same string for the same target bytes (a client repeating its
     // request), and an origin-form target alone decides the path.
     if (originForm && t === lastPathTarget) return lastPath;
