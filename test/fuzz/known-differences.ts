@@ -322,7 +322,7 @@ const RULES: Rule[] = [
     },
   },
   {
-    // RFC 9112 §3.2 (target forms), RFC 9110 §4.2 (http(s) URIs), RFC 3986.
+    // RFC 9112 §3.2 (target forms, no fragment), RFC 9110 §4.2 (http(s) URIs), RFC 3986; no "\\".
     id: "target-form",
     applies: (c) => c.side === "ours-rejects" && c.error === "INVALID_TARGET",
     repair: (c) => {
@@ -333,22 +333,6 @@ const RULES: Rule[] = [
       if (sp2 < 0) sp2 = rl.text.length;
       const method = rl.text.slice(0, sp1) === "CONNECT" ? "GET" : rl.text.slice(0, sp1);
       return splice(c.raw, rl.ls, rl.ls + sp2, `${method} /`);
-    },
-  },
-  {
-    // RFC 9112 §3.2, RFC 3986 §3.5: we take every visible ASCII byte in a target, "#" included (see
-    // the parser's cases); llhttp rejects "#" right after an absolute-form authority ("http://a#x").
-    id: "target-fragment",
-    applies: (c) => {
-      if (c.side !== "node-rejects" || c.error !== "HPE_INVALID_URL") return false;
-      return (c.r.sim.requests[c.k]?.target ?? "").includes("#");
-    },
-    repair: (c) => {
-      const rl = requestLine(c.raw, c.start);
-      const t = c.r.sim.requests[c.k]!.target;
-      const ts = rl.ls + rl.text.indexOf(" ") + 1;
-      if (c.raw.slice(ts, ts + t.length) !== t) return null;
-      return splice(c.raw, ts, ts + t.length, t.slice(0, t.indexOf("#")) || "/");
     },
   },
   {

@@ -404,6 +404,8 @@ describe("rejections: 400 and close, handler never called", () => {
     ["Transfer-Encoding whose last coding is not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400],
     ["a control character in a header value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x01b\r\n\r\n", 400],
     ["a NUL in a header value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n", 400],
+    ["a fragment in the target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400],
+    ["a backslash in the target (Bun.serve: /a/b)", "GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n", 400],
     ["a control character in the target", "GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n", 400],
     ["an invalid token character in a header name", "GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n", 400],
     ["an invalid method token", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400],

@@ -1,5 +1,5 @@
-// Routes match the path a handler would see in new URL(req.url).pathname: dot segments resolved,
-// fragments dropped. A raw-target mismatch would let "/b/../a" skip a route's checks, or "/a#x" miss it.
+// Routes match the path a handler would see in new URL(req.url).pathname: dot segments resolved.
+// A raw-target mismatch would let "/b/../a" skip a route's checks. (A "#" or "\\" in a target is a 400.)
 import { test, expect, afterAll } from "bun:test";
 import net from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -27,8 +27,6 @@ function get(target: string): Promise<string> {
 
 for (const [target, wanted] of [
   ["/a", "route a"],
-  ["/a#x", "route a"],
-  ["/a?q=1#f", "route a"],
   ["/b/../a", "route a"],
   ["/b/./c", "route b"],
   ["/x/..%2fa", "fetch /x/..%2fa"], // an encoded slash is not a separator

@@ -64,7 +64,7 @@ const BACKSLASH = 0x5c;
 
 const C_TCHAR = 1; // token character, RFC 9110 §5.6.2
 const C_FIELD = 2; // field-content character: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5)
-const C_TARGET = 4; // request-target byte accepted by this parser: visible ASCII 0x21-0x7E
+const C_TARGET = 4; // request-target byte accepted by this parser: visible ASCII 0x21-0x7E but "#" and "\"
 const C_HEX = 8; // HEXDIG
 const C_DIGIT = 16; // DIGIT
 const C_REGNAME = 32; // reg-name: unreserved / sub-delims (pct-encoded handled separately), RFC 3986 §3.2.2
@@ -82,6 +82,11 @@ export const CHAR_CLASS: Uint8Array = /* @__PURE__ */ (() => {
   t[HTAB]! |= C_FIELD | C_QPAIR | C_QDTEXT;
   t[DQUOTE]! &= ~C_QDTEXT;
   t[BACKSLASH]! &= ~C_QDTEXT;
+  // Not in a target: a fragment is no part of one (RFC 9112 §3.2), and a WHATWG URL reads "\" as "/",
+  // so "/a\..\b" would route unlike what a proxy in front saw. Other bytes RFC 3986 leaves out ({, |,
+  // ", ...) are sent unencoded by real clients, and are let through as llhttp and nginx do.
+  t[0x23]! &= ~C_TARGET;
+  t[BACKSLASH]! &= ~C_TARGET;
   const hex = "0123456789abcdefABCDEF";
   for (let i = 0; i < hex.length; i++) t[hex.charCodeAt(i)]! |= C_HEX;
   for (let c = 0x30; c <= 0x39; c++) t[c]! |= C_DIGIT;
