@@ -13,6 +13,8 @@
 //   phrase ("Created"), we send the statusText given, as the Response says.
 // - 204 and 304: Bun sends `Content-Length: 0`; we send no Content-Length (RFC 9110 §8.6: a server
 //   MUST NOT send Content-Length in a 204; §15.4.5 a 304 carries none of its own).
+// - 205 with a body: Bun sends the body; we send `Content-Length: 0` and none (RFC 9110 §15.3.6: a server
+//   MUST NOT generate content in a 205).
 // - HEAD: Bun drops Content-Type from the answer; we send GET's headers (RFC 9110 §9.3.2). On a
 //   per-method route object without HEAD, Bun skips the route (fetch answers); we use its GET.
 // - Routes with no fetch: for an unknown path Bun sends an empty 404, we send "Not Found\n"; for a
@@ -204,6 +206,7 @@ const bodies: Record<string, () => Response | Promise<Response>> = {
   },
   status: () => new Response("made", { status: 201, statusText: "Made It" }),
   noContent: () => new Response(null, { status: 204, headers: { "x-a": "1" } }),
+  resetContent: () => new Response("form cleared", { status: 205, headers: { "x-a": "1" } }),
   notModified: () => new Response(null, { status: 304, headers: { etag: '"v1"' } }),
 };
 
@@ -275,6 +278,15 @@ describe("response bodies: same status, headers and bytes as Bun.serve", () => {
       expect(r.uring.body).toBe("");
       expect(header(r.uring, "content-length"), `${name}: got Content-Length ${header(r.uring, "content-length")}, wanted none`).toBeNull();
     }
+  });
+
+  test("205 with a body: we send Content-Length: 0 and no content (KNOWN_DIFFERENCES: Bun sends the body)", async () => {
+    const r = await p.req("/resetContent");
+    expect(r.uring.status).toBe(205);
+    expect(header(r.uring, "x-a")).toBe("1");
+    expect(r.uring.body, "got content in a 205, wanted none (RFC 9110 §15.3.6)").toBe("");
+    expect(header(r.uring, "content-length")).toBe("0");
+    expect(r.bun.body, "Bun.serve's own answer moved: update KNOWN_DIFFERENCES").toBe("form cleared");
   });
 
   test("HEAD: same status and Content-Length, no body; we keep Content-Type (KNOWN_DIFFERENCES)", async () => {

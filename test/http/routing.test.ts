@@ -37,6 +37,24 @@ for (const [target, wanted] of [
   });
 }
 
+test("a static 205 route sends Content-Length: 0 and none of its body (RFC 9110 §15.3.6)", async () => {
+  const s = serve({ port: 0, hostname: "127.0.0.1", routes: { "/r": new Response("dropped", { status: 205, headers: { "x-r": "1" } }) }, fetch: () => new Response("fetch") });
+  try {
+    const text = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(s.port, "127.0.0.1", () => c.write("GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      let d = "";
+      c.on("data", (x) => (d += x.toString("latin1")));
+      c.on("close", () => resolve(d));
+      c.on("error", reject);
+    });
+    expect(text.startsWith("HTTP/1.1 205 "), JSON.stringify(text)).toBe(true);
+    expect(text, "got no x-r: 1").toContain("\r\nx-r: 1\r\n");
+    expect(text.endsWith("\r\nContent-Length: 0\r\n\r\n"), `got ${JSON.stringify(text)}, wanted Content-Length: 0 and no body`).toBe(true);
+  } finally {
+    await s.stop(true);
+  }
+});
+
 test("a static Response route on one keep-alive connection: same bytes each time, a Date that follows the clock, 304 and HEAD", async () => {
   const s = serve({ port: 0, hostname: "127.0.0.1", routes: { "/s": new Response("static body", { headers: { "x-kind": "static" } }) }, fetch: () => new Response("fetch") });
   try {

@@ -12,7 +12,7 @@ import { HttpError, httpErrorInfo } from "./errors.ts";
 import { DIRECT_MIN, RequestBody } from "./body.ts";
 import { UringRequest, headCopy, type RequestContext } from "./request.ts";
 import {
-  serializeHead, extractBody, bodyForbidden, declaredContentLength, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
+  serializeHead, extractBody, bodyForbidden, RESET_CONTENT, declaredContentLength, pipeReader, readyChunks, collectChunks, blobBehind, writeChunk, wantsStreaming,
   headerFields, withSetCookies, hasCloseOption, headContentLength, untypedBodyType, TEXT_TYPE, BodyKind, type ChunkReader, type ExtractedBody, type HeaderFields, type HeadOptions, type ReadResult, type ReadyChunks,
 } from "./response.ts";
 import { httpDate } from "./date.ts";
@@ -668,23 +668,24 @@ export class HttpConnection implements ConnectionHandler, RequestContext {
     // Response.error() (status 0, a network error) has no HTTP form: a 500, as for a throw (#pump).
     if (status === 0) throw Object.assign(new TypeError("the handler answered Response.error(), a network error"), { code: "ERR_INVALID_RESPONSE" });
     const forbidden = bodyForbidden(status);
+    const noContent = forbidden || status === RESET_CONTENT; // a 205's body is dropped: Content-Length: 0
     let fields = headerFields(res.headers); // one toJSON per response, shared by everything below
     // A route handler's changes to req.cookies go out as Set-Cookie fields, as with Bun.serve.
     const setCookies = slot.req !== null ? slot.req._setCookies() : null;
     if (setCookies !== null) fields = withSetCookies(fields, setCookies);
     // The handler asked to close: say so and close after this response (RFC 9112 §9.6).
     if (fields !== null && fields.connection !== undefined && hasCloseOption(fields.connection)) slot.keepAlive = false;
-    if (!forbidden && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
+    if (!noContent && wantsStreaming(fields)) return this.#writeStream(slot, res, fields, false);
     const e = extractBody(res, fields, slot.afterWait);
-    if (e.kind === BodyKind.Live && !forbidden) return this.#writeStream(slot, res, fields, !e.stream && (fields === null || fields["content-type"] === undefined));
+    if (e.kind === BodyKind.Live && !noContent) return this.#writeStream(slot, res, fields, !e.stream && (fields === null || fields["content-type"] === undefined));
     const keepAlive = slot.keepAlive;
     const minor = slot.versionMinor;
-    if (forbidden || e.kind === BodyKind.None || e.kind === BodyKind.Live) {
+    if (noContent || e.kind === BodyKind.None || e.kind === BodyKind.Live) {
       if (e.kind === BodyKind.Stream) e.pending!.catch(() => {});
       else if (e.kind === BodyKind.Live) res.body?.cancel().catch(() => {});
       conn.writeLatin1(serializeHead({
         status, statusText: res.statusText, headers: null, fields, defaultType: "",
-        length: forbidden ? -2 : slot.isHead ? headContentLength(fields) : 0, keepAlive, versionMinor: minor,
+        length: forbidden ? -2 : slot.isHead && !noContent ? headContentLength(fields) : 0, keepAlive, versionMinor: minor,
       }));
       return true;
     }

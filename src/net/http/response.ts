@@ -69,6 +69,9 @@ export function bodyForbidden(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 
+/** 205 has a body's framing but "a server MUST NOT generate content in a 205 response" (RFC 9110 §15.3.6). */
+export const RESET_CONTENT = 205;
+
 export interface HeadOptions {
   status: number;
   statusText: string;
