@@ -357,6 +357,26 @@ describe("Expect", () => {
   });
 });
 
+describe("methods", () => {
+  // The methods Bun.serve hands to its handler (Bun 1.3.14, measured): Node's http.METHODS (QUERY included) but CONNECT.
+  const passed = [...new Set([...(require("node:http").METHODS as string[]), "QUERY"])].filter((m) => m !== "CONNECT");
+  test(`all ${passed.length} methods Bun.serve passes on reach the handler, in one pipeline`, async () => {
+    const raw = passed.map((m, i) => `${m} /echo HTTP/1.1\r\nHost: a\r\n${i === passed.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join("");
+    const { text } = await exchange(port, raw);
+    const seen = parseResponses(Buffer.from(text, "latin1"), passed.map((m) => m === "HEAD"), true).responses.map((r) => `${r.status} ${r.get("x-method")}`);
+    expect(seen).toEqual(passed.map((m) => `200 ${m}`));
+  });
+  for (const m of ["FOO", "get", "Post", "PRI", "M-SEARCHX", "PROPFINDPROPFIND"]) {
+    test(`${m}: 501 and close, the handler never called`, async () => {
+      calls.length = 0;
+      const { text, closed } = await exchange(port, `${m} /echo HTTP/1.1\r\nHost: a\r\n\r\n`);
+      expect(text.startsWith("HTTP/1.1 501 "), `got ${JSON.stringify(text.slice(0, 40))}, wanted a 501`).toBe(true);
+      expect(closed).toBe(true);
+      expect(calls).toEqual([]);
+    });
+  }
+});
+
 describe("targets", () => {
   test("absolute-form: req.url uses the target's authority, not Host", async () => {
     const c = await RawHttp.open(port);
