@@ -1035,7 +1035,7 @@ function idleTimedOut(core: ServerCore, conn: Connection): void {
  * The handler of every connection of a server that has no HttpConnection: accepted and silent yet,
  * or idle between requests (HttpConnection#hibernate). One per server, so it holds no connection's state.
  */
-class Dormant implements ConnectionHandler {
+export class Dormant implements ConnectionHandler {
   readonly core: ServerCore;
   constructor(core: ServerCore) {
     this.core = core;
@@ -1066,7 +1066,7 @@ class Dormant implements ConnectionHandler {
 export type HttpHandler = HttpConnection | Dormant;
 
 function dormant(core: ServerCore): Dormant {
-  return (core.dormant ??= new Dormant(core)) as Dormant;
+  return (core.dormant ??= new Dormant(core));
 }
 
 /** The handler of a connection just accepted: none of its own until it sends, the idle deadline meanwhile. */

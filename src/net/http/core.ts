@@ -1,7 +1,6 @@
 // What every connection of one server shares: options, the handler call, error handling, stats.
 // (serve() in ../server.ts builds it; connection.ts calls it.)
-import type { HttpConnection, Slot } from "./connection.ts";
-import type { ConnectionHandler } from "../tcp.ts";
+import type { Dormant, HttpConnection, Slot } from "./connection.ts";
 import { ROUTE_NO_PARAMS, type UringRequest } from "./request.ts";
 import { Router, isStatic, type RouteValue } from "./routes.ts";
 import { DEFAULT_LIMITS, RequestHead, type ParserLimits } from "./parser.ts";
@@ -54,7 +53,7 @@ export class ServerCore {
   /** Files (Bun.file bodies) are sent through this hook: io_uring (files.ts), Bun's reader as its fallback. */
   sendFile: (hc: HttpConnection, file: Blob, req: UringRequest | null, o: FileResponseOptions) => Promise<boolean> = sendFileUring;
   /** The handler of this server's connections that have no HttpConnection (connection.ts, Dormant); made on first use. */
-  dormant: ConnectionHandler | null = null;
+  dormant: Dormant | null = null;
 
   constructor(o: {
     fetch?: FetchHandler;
