@@ -36,12 +36,6 @@ export function isStatic(h: RouteHandler | StaticRoute): h is StaticRoute {
   return typeof h !== "function";
 }
 
-function checkedHeaders(value: Response): Headers {
-  const headers = new Headers(value.headers);
-  for (const [name, v] of headers) fieldValue(name, v); // at serve(), not as a 500 on every request
-  return headers;
-}
-
 function staticFrom(value: Response | Blob): StaticRoute {
   if (value instanceof Blob) {
     return { kind: "static", status: 200, statusText: "", headers: new Headers(), body: null, blob: value, type: value.type, etag: "", wire: null, wireDate: "" };
@@ -53,18 +47,20 @@ function staticFrom(value: Response | Blob): StaticRoute {
   }
   const blob = Bun.peek(bp) as Blob;
   const isFile = typeof (blob as { name?: unknown }).name === "string";
+  // A 205 sends none of its body (RFC 9110 §15.3.6): the route keeps none, and so no type or ETag.
+  const noContent = value.status === RESET_CONTENT;
   let body: Uint8Array | null = null;
-  if (value.status === RESET_CONTENT) return { kind: "static", status: RESET_CONTENT, statusText: value.statusText, headers: checkedHeaders(value), body: null, blob: null, type: "", etag: "", wire: null, wireDate: "" };
-  if (!isFile) {
+  if (!isFile && !noContent) {
     const p = blob.bytes();
     body = Bun.peek.status(p) === "fulfilled" ? (Bun.peek(p) as Uint8Array) : null;
   }
   // None for an empty body (a redirect, a bare 200), as Bun.serve: nothing to validate.
   const etag = body !== null && body.length > 0 ? `"${Bun.hash(body).toString(16)}"` : "";
-  const headers = checkedHeaders(value);
+  const headers = new Headers(value.headers);
+  for (const [name, v] of headers) fieldValue(name, v); // at serve(), not as a 500 on every request
   // A typed body has its type in the headers; blob.type is text/plain for any untyped one.
-  const type = body !== null && body.length > 0 && !headers.has("content-type") ? untypedBodyType(body) : blob.type;
-  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile ? blob : null, type, etag, wire: null, wireDate: "" };
+  const type = noContent ? "" : body !== null && body.length > 0 && !headers.has("content-type") ? untypedBodyType(body) : blob.type;
+  return { kind: "static", status: value.status, statusText: value.statusText, headers, body, blob: isFile && !noContent ? blob : null, type, etag, wire: null, wireDate: "" };
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
