@@ -216,7 +216,7 @@ const EXTENSION_METHODS = new Set([
   "SUBSCRIBE", "UNBIND", "UNLINK", "UNLOCK", "UNSUBSCRIBE",
 ]);
 /** Bytes of the longest method above ("UNSUBSCRIBE"): a longer one is refused before it is read whole. */
-const MAX_METHOD_LENGTH = 11;
+const MAX_METHOD_LENGTH = Math.max(...[...EXTENSION_METHODS].map((m) => m.length));
 
 /** GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, CONNECT and TRACE as interned strings; null for others. */
 function internMethod(b: Uint8Array, s: number, len: number): string | null {
